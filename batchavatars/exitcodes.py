@@ -1,0 +1,12 @@
+"""Exit codes, stable and aligned with HeyGen's own CLI buckets. Documented in the README."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # every selected item succeeded
+    ITEMS_FAILED = 1  # some items failed or are blocked by a failed parent
+    USAGE = 2  # bad command line, manifest, ledger or lock held by another run
+    AUTH = 3  # key rejected (401) or not permitted (403)
+    WAITING = 4  # work left training or awaiting consent after --wait-timeout (or --no-wait)
+    INTERRUPTED = 130  # SIGINT/SIGTERM; the ledger is consistent

@@ -1,0 +1,75 @@
+"""What to retry and how long to wait, as data. The one place a 429, a 5xx, a timeout or a 409 is
+classified; the scheduler asks `decide()` and obeys.
+
+- 429: wait Retry-After (seconds or HTTP date), and tell the rate meter so every worker slows down.
+- 409 request_in_progress: the same Idempotency-Key is still being processed: wait, same key.
+- 5xx, timeouts, dropped connections: exponential backoff with full jitter, up to max_attempts.
+  Safe for POSTs only because every POST carries a stable Idempotency-Key.
+- 400/404 and other 4xx: the item is wrong; fail it now with HeyGen's code and message.
+- 402: out of credits: fail the item and stop starting new work.
+- 401/403: stop the run.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+from .apierrors import ApiError, AuthFailed, InProgress, OutOfCredit, RateLimited, Rejected, ServerError, TransportError
+
+
+class Verdict(enum.Enum):
+    RETRY = "retry"  # same request again after `delay`
+    FAIL_ITEM = "fail_item"  # this item failed; others go on
+    STOP_NEW_WORK = "stop_new_work"  # this item failed and nothing new should start (402)
+    STOP_RUN = "stop_run"  # the key is rejected or not permitted (401/403)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    delay: float = 0.0
+    rate_limited: bool = False  # a 429: the meter must slow everyone down
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 6  # attempts per request, the first included
+    initial: float = 0.5  # first backoff, seconds
+    maximum: float = 30.0  # backoff ceiling
+    multiplier: float = 2.0
+    in_progress_wait: float = 1.0  # a 409 means "soon": poll the same key at this pace
+    retry_after_default: float = 1.0  # 429 without a usable Retry-After
+    retry_after_cap: float = 300.0  # a server asking for more than 5 min is treated as this
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Equal jitter: uniform in [c/2, c], c = min(maximum, initial * multiplier**(n-1)); spreads
+        retries out without ever coming straight back."""
+        ceiling = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
+        return (rng or random).uniform(ceiling / 2, ceiling)
+
+    def decide(self, error: ApiError, attempt: int, rng: random.Random | None = None) -> Decision:
+        """`attempt` is the number of the attempt that just failed (1 for the first)."""
+        if isinstance(error, AuthFailed):
+            return Decision(Verdict.STOP_RUN)
+        if isinstance(error, OutOfCredit):
+            return Decision(Verdict.STOP_NEW_WORK)
+        if isinstance(error, RateLimited):
+            # A 429 did no work, so it does not spend an attempt's worth of patience quickly;
+            # it still counts so that a server that only ever says 429 ends the item.
+            if attempt >= self.max_attempts * 4:
+                return Decision(Verdict.FAIL_ITEM)
+            after = error.retry_after if error.retry_after is not None else self.retry_after_default
+            return Decision(Verdict.RETRY, min(after, self.retry_after_cap), rate_limited=True)
+        if isinstance(error, InProgress):
+            if attempt >= self.max_attempts * 4:
+                return Decision(Verdict.FAIL_ITEM)
+            return Decision(Verdict.RETRY, self.in_progress_wait)
+        if isinstance(error, (ServerError, TransportError)):
+            if attempt >= self.max_attempts:
+                return Decision(Verdict.FAIL_ITEM)
+            return Decision(Verdict.RETRY, self.backoff(attempt, rng))
+        if isinstance(error, Rejected):
+            return Decision(Verdict.FAIL_ITEM)
+        return Decision(Verdict.FAIL_ITEM)

@@ -1,0 +1,66 @@
+"""What one manifest item asks for, after parsing and expansion: the contract between
+the manifest (which produces ItemSpecs) and the plan (which orders them)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["avatar", "look"]
+AvatarType = Literal["digital_twin", "photo", "prompt"]
+FileKind = Literal["url", "path", "asset_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where an item (or a field of it) was written: manifest, CSV row or template."""
+
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    kind: FileKind
+    # url: the URL; path: an absolute path (resolved against the manifest's folder); asset_id: the id
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSpec:
+    key: str
+    kind: Kind
+    type: AvatarType  # looks are always sent as "prompt"
+    name: str
+    location: Location = field(compare=False)
+    parent: str | None = None  # manifest key: `group:` of an avatar, `avatar:` of a look
+    avatar_group_id: str | None = None  # an existing HeyGen character (avatars)
+    avatar_id: str | None = None  # an existing HeyGen look outside the manifest (looks)
+    file: FileRef | None = None
+    prompt: str | None = None
+    reference_images: tuple[FileRef, ...] = ()
+    consent_reroute_url: str | None = None
+
+    @property
+    def spec_hash(self) -> str:
+        """Stable digest of what would be sent; a change means the item 'changed'."""
+        body = {
+            "key": self.key,
+            "kind": self.kind,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "avatar_group_id": self.avatar_group_id,
+            "avatar_id": self.avatar_id,
+            "file": [self.file.kind, self.file.value] if self.file else None,
+            "prompt": self.prompt,
+            "reference_images": [[r.kind, r.value] for r in self.reference_images],
+        }
+        raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(raw).hexdigest()[:32]

@@ -1,0 +1,66 @@
+"""The plan is pure: these tests need no server and no disk."""
+
+from batchavatars.ledger import Record
+from batchavatars.plan import build_plan
+
+from .specs import avatar, look
+
+ITEMS = [avatar("ava"), avatar("sam", "digital_twin"), avatar("sam-alt", group="sam"), look("ava-office", "ava"),
+         look("ava-office-night", "ava-office"), look("ceo", avatar_id="look_ext")]
+
+
+def record(spec, status, **kw):
+    return Record(key=spec.key, kind=spec.kind, type=spec.type, name=spec.name, parent=spec.parent,
+                  status=status, spec_hash=kw.pop("spec_hash", spec.spec_hash), **kw)
+
+
+def test_fresh_ledger_creates_everything_and_knows_what_waits_for_what():
+    plan = build_plan(ITEMS, {})
+    assert {s.action for s in plan.steps.values()} == {"create"}
+    assert plan.steps["sam-alt"].need == "group"  # a group child needs only the group id
+    assert plan.steps["ava-office"].need == "look"  # a look needs its parent trained
+    assert plan.steps["ceo"].need is None  # an external parent exists already
+    assert plan.children["ava"] == ["ava-office"] and plan.children["ava-office"] == ["ava-office-night"]
+
+
+def test_priority_puts_the_head_of_the_longest_chain_first():
+    plan = build_plan(ITEMS, {})
+    order = sorted(plan.steps, key=lambda k: (plan.priority(k), list(plan.steps).index(k)))
+    assert order[0] == "ava"  # ava → office → night is the deepest chain
+    assert plan.height["ava"] == 2 and plan.descendants["ava"] == 2
+    assert plan.height["ceo"] == 0
+
+
+def test_resume_from_ledger_skips_polls_and_retries():
+    by = {s.key: s for s in ITEMS}
+    records = {
+        "ava": record(by["ava"], "succeeded", look_id="l1", group_id="g1"),
+        "sam": record(by["sam"], "awaiting_consent", look_id="l2", group_id="g2"),
+        "sam-alt": record(by["sam-alt"], "creating", idempotency_key="k"),
+        "ava-office": record(by["ava-office"], "failed", error_code="invalid_parameter"),
+    }
+    steps = build_plan(ITEMS, records).steps
+    assert [steps[k].action for k in ("ava", "sam", "sam-alt", "ava-office", "ava-office-night")] == [
+        "skip", "poll", "retry", "retry", "create"]
+    assert "Idempotency-Key" in steps["sam-alt"].reason
+
+
+def test_changed_spec_is_left_alone_unless_recreated():
+    by = {s.key: s for s in ITEMS}
+    records = {"ava": record(by["ava"], "succeeded", look_id="l1", group_id="g1", spec_hash="old")}
+    assert build_plan(ITEMS, records).steps["ava"].action == "changed"
+    assert build_plan(ITEMS, records, recreate=["ava"]).steps["ava"].action == "create"
+
+
+def test_selection_includes_needed_parents_and_says_so():
+    plan = build_plan(ITEMS, {}, only=["ava-office-*"])
+    assert list(plan.steps) == ["ava", "ava-office", "ava-office-night"]
+    assert "ava included: ava-office needs it" in plan.notes
+    plan = build_plan(ITEMS, {}, exclude=["sam*"])
+    assert "sam" not in plan.steps and "sam-alt" not in plan.steps
+
+
+def test_long_chains_do_not_recurse():
+    chain = [avatar("root")] + [look(f"l{i}", "root" if i == 0 else f"l{i-1}") for i in range(5000)]
+    plan = build_plan(chain, {})
+    assert plan.height["root"] == 5000
