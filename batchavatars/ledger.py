@@ -1,0 +1,259 @@
+"""The results ledger: one SQLite record per manifest item, committed at every state change.
+
+Durability: WAL with synchronous=NORMAL survives the process being killed at any moment (kill -9):
+a committed transaction is in the WAL before commit returns. (Power loss may lose the newest
+commits; every state the scheduler writes can be recovered by polling or by replaying the same
+Idempotency-Key, so that trade buys speed without risking a duplicate.)
+
+One run per ledger: an flock on `<ledger>.lock`, released by the OS when the holder dies, so a
+stale lock from a killed run needs no cleaning up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from .errors import LedgerError
+
+SCHEMA_VERSION = 1
+
+STATUSES = ("pending", "creating", "training", "awaiting_consent", "succeeded", "failed", "blocked")
+TERMINAL = frozenset({"succeeded", "failed", "blocked"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    parent TEXT,
+    status TEXT NOT NULL,
+    look_id TEXT,
+    group_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
+    error_message TEXT,
+    error_source TEXT,          -- 'heygen' (HeyGen answered), 'transport' (no answer), 'blocked'
+    spec_hash TEXT NOT NULL,
+    idempotency_key TEXT,       -- recorded before the POST is sent
+    generation INTEGER NOT NULL DEFAULT 0,
+    consent_url TEXT,
+    preview_image_url TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assets (
+    sha256 TEXT PRIMARY KEY,
+    asset_id TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    uploaded_at TEXT NOT NULL
+);
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(slots=True)
+class Record:
+    key: str
+    kind: str
+    type: str
+    name: str
+    parent: str | None
+    status: str
+    spec_hash: str
+    look_id: str | None = None
+    group_id: str | None = None
+    attempts: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    error_source: str | None = None
+    idempotency_key: str | None = None
+    generation: int = 0
+    consent_url: str | None = None
+    preview_image_url: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(Record))
+_UPDATABLE = frozenset(RECORD_FIELDS) - {"key", "created_at"}
+
+
+def default_ledger_path(manifest: Path) -> Path:
+    name = manifest.name
+    for suffix in (".yaml", ".yml"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return manifest.with_name(name + ".ledger.db")
+
+
+class Ledger:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            if not create:
+                raise LedgerError(f"{self.path}: no ledger here yet. Fix: run the manifest first, or pass --ledger PATH")
+            self._create_private(self.path)
+        elif self.path.is_dir():
+            raise LedgerError(f"{self.path}: is a directory, not a ledger. Fix: pass --ledger PATH to a file")
+        self._check_header(self.path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{self.path}: written by a newer batchavatars (ledger schema {version}, this one reads "
+                    f"up to {SCHEMA_VERSION}). Fix: upgrade batchavatars")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            if version < SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._check_columns()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: not a usable ledger ({exc}). Fix: move it aside and run with --adopt") from None
+        self._in_batch = False
+
+    @staticmethod
+    def _create_private(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)  # ids and consent links: owner only
+        os.close(fd)
+
+    @staticmethod
+    def _check_header(path: Path) -> None:
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise LedgerError(f"{path}: cannot read the ledger ({exc.strerror}). Fix: check its permissions") from None
+        if head and head != b"SQLite format 3\x00":
+            raise LedgerError(f"{path}: not a ledger (not an SQLite file; corrupt or another file). "
+                              "Fix: move it aside and run with --adopt")
+
+    def _check_columns(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
+        missing = set(RECORD_FIELDS) - have
+        if missing:
+            raise LedgerError(f"{self.path}: ledger table lacks {sorted(missing)}; corrupt. "
+                              "Fix: move it aside and run with --adopt")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- records -----------------------------------------------------------------------------
+
+    def records(self) -> dict[str, Record]:
+        try:
+            rows = self._db.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM items ORDER BY rowid").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: cannot read the ledger ({exc}). Fix: move it aside and run with --adopt") from None
+        return {row["key"]: Record(**dict(row)) for row in rows}
+
+    def get(self, key: str) -> Record | None:
+        row = self._db.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM items WHERE key=?", (key,)).fetchone()
+        return Record(**dict(row)) if row else None
+
+    def put(self, record: Record) -> None:
+        """Insert or replace a whole record (timestamps filled in)."""
+        stamp = now_iso()
+        record.created_at = record.created_at or stamp
+        record.updated_at = stamp
+        values = asdict(record)
+        cols = ", ".join(RECORD_FIELDS)
+        marks = ", ".join(f":{c}" for c in RECORD_FIELDS)
+        self._write(f"INSERT OR REPLACE INTO items ({cols}) VALUES ({marks})", values)
+
+    def update(self, record: Record, **changes: object) -> Record:
+        """Apply changes to the in-memory record and commit them; returns the record."""
+        bad = set(changes) - _UPDATABLE
+        if bad:
+            raise ValueError(f"not updatable: {sorted(bad)}")
+        for name, value in changes.items():
+            setattr(record, name, value)
+        record.updated_at = now_iso()
+        changes["updated_at"] = record.updated_at
+        assignments = ", ".join(f"{c}=:{c}" for c in changes)
+        self._write(f"UPDATE items SET {assignments} WHERE key=:key", {**changes, "key": record.key})
+        return record
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many writes, one commit: for plan-time inserts, not for state changes a crash could lose."""
+        if self._in_batch:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_batch = False
+
+    def _write(self, sql: str, params: dict[str, object]) -> None:
+        try:
+            self._db.execute(sql, params)  # autocommit unless inside batch()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions") from None
+
+    # -- assets: uploaded once, by content hash ----------------------------------------------
+
+    def asset(self, sha256: str) -> str | None:
+        row = self._db.execute("SELECT asset_id FROM assets WHERE sha256=?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def put_asset(self, sha256: str, asset_id: str, size_bytes: int) -> None:
+        self._write("INSERT OR REPLACE INTO assets (sha256, asset_id, size_bytes, uploaded_at) "
+                    "VALUES (:s, :a, :n, :t)", {"s": sha256, "a": asset_id, "n": size_bytes, "t": now_iso()})
+
+    # -- one run at a time -------------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                raise LedgerError(
+                    f"{self.path}: another run is using this ledger ({holder}). "
+                    "Fix: wait for it to finish, or stop it; a killed run's lock frees itself") from None
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "since": now_iso()}).encode())
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+    except (OSError, ValueError):
+        return "holder unknown"
