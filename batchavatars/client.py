@@ -1,0 +1,271 @@
+"""HeyGen v3 over httpx: one method per endpoint, typed exceptions, no retries.
+
+Retrying is the scheduler's decision (retry.py); this module only says what happened. The
+transport is injectable so tests can swap the network; the API key lives in the default headers
+of the httpx client and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import httpx
+
+from .apierrors import (
+    HttpError,
+    InProgress,
+    RequestTimeout,
+    TransportError,
+    error_for_status,
+    parse_retry_after,
+)
+
+DEFAULT_BASE_URL = "https://api.heygen.com"
+
+# Per-operation timeouts, after HeyGen's own figures (shared notes, "Server latency").
+CONNECT_TIMEOUT = 10.0  # a loopback or regional connect that takes longer is not coming
+READ_TIMEOUT = 30.0  # reads answer under 2 s at p99; the official CLI also waits 30 s
+WRITE_TIMEOUT = 120.0  # creations take up to ~30 s at p99; the official CLI waits 120 s
+UPLOAD_TIMEOUT = 600.0  # hundreds of MB of training footage; the official CLI gives uploads 10 min
+
+MULTIPART_MAX_BYTES = 32 * 1024 * 1024  # POST /v3/assets limit; larger files use direct upload
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = CONNECT_TIMEOUT
+    read: float = READ_TIMEOUT
+    write: float = WRITE_TIMEOUT
+    upload: float = UPLOAD_TIMEOUT
+
+    def for_read(self) -> httpx.Timeout:
+        return httpx.Timeout(self.read, connect=self.connect)
+
+    def for_write(self) -> httpx.Timeout:
+        return httpx.Timeout(self.write, connect=self.connect)
+
+    def for_upload(self) -> httpx.Timeout:
+        return httpx.Timeout(self.upload, connect=self.connect)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    look: dict[str, Any]
+    group: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+
+@dataclass(slots=True)
+class CallStats:
+    """What this client sent and what came back; read by progress display and benchmarks."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    by_route: dict[str, int] = field(default_factory=dict)
+
+
+class HeyGenClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeouts: Timeouts = Timeouts(),
+        max_connections: int = 100,
+        auth_header: str = "X-Api-Key",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeouts = timeouts
+        self.stats = CallStats()
+        self._transport = transport  # reused, without our headers, for pre-signed upload URLs
+        headers = {"Accept": "application/json", "User-Agent": "batchavatars/0.1"}
+        if auth_header.lower() == "authorization":
+            headers["Authorization"] = f"Bearer {api_key}"
+        else:
+            headers[auth_header] = api_key
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            transport=transport,
+            timeout=timeouts.for_read(),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "HeyGenClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- avatars -------------------------------------------------------------------------------
+
+    async def create_avatar(self, body: dict[str, Any], idempotency_key: str) -> Created:
+        data = await self._call("POST", "/v3/avatars", json=body, idempotency_key=idempotency_key,
+                                timeout=self.timeouts.for_write(), route="POST /v3/avatars")
+        return Created(look=data["avatar_item"], group=data["avatar_group"])
+
+    async def get_look(self, look_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/v3/avatars/looks/{look_id}", route="GET /v3/avatars/looks/{id}")
+
+    async def get_group(self, group_id: str) -> dict[str, Any]:
+        return await self._call("GET", f"/v3/avatars/{group_id}", route="GET /v3/avatars/{id}")
+
+    async def list_looks(self, *, group_id: str | None = None, token: str | None = None,
+                         limit: int = 50, ownership: str = "private") -> Page:
+        params: dict[str, Any] = {"ownership": ownership, "limit": limit}
+        if group_id:
+            params["group_id"] = group_id
+        if token:
+            params["token"] = token
+        return await self._page("/v3/avatars/looks", params, route="GET /v3/avatars/looks")
+
+    async def list_groups(self, *, token: str | None = None, limit: int = 50,
+                          ownership: str = "private") -> Page:
+        params: dict[str, Any] = {"ownership": ownership, "limit": limit}
+        if token:
+            params["token"] = token
+        return await self._page("/v3/avatars", params, route="GET /v3/avatars")
+
+    async def request_consent(self, group_id: str, idempotency_key: str,
+                              reroute_url: str | None = None) -> tuple[dict[str, Any], str | None]:
+        body = {"reroute_url": reroute_url} if reroute_url else {}
+        data = await self._call("POST", f"/v3/avatars/{group_id}/consent", json=body,
+                                idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
+                                route="POST /v3/avatars/{id}/consent")
+        return data.get("avatar_group", {}), data.get("url")
+
+    # -- assets --------------------------------------------------------------------------------
+
+    async def upload_asset(self, path: Path, content_type: str, sha256: str, idempotency_key: str) -> str:
+        """Upload a local file and return its asset id; streams, never reads it whole."""
+        size = path.stat().st_size
+        if size <= MULTIPART_MAX_BYTES:
+            with path.open("rb") as fh:
+                files = {"file": (path.name, fh, content_type)}
+                data = await self._call("POST", "/v3/assets", files=files, idempotency_key=idempotency_key,
+                                        timeout=self.timeouts.for_upload(), route="POST /v3/assets")
+            return str(data["asset_id"])
+        ticket = await self._call(
+            "POST", "/v3/assets/direct-uploads",
+            json={"filename": path.name, "content_type": content_type, "size_bytes": size,
+                  "checksum_sha256": sha256},
+            idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
+            route="POST /v3/assets/direct-uploads")
+        asset_id = str(ticket["asset_id"])
+        await self._put_bytes(ticket["upload_url"], dict(ticket.get("upload_headers") or {}), path, size)
+        await self._call("POST", f"/v3/assets/{asset_id}/complete", json={"checksum_sha256": sha256},
+                         idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
+                         route="POST /v3/assets/{id}/complete")
+        return asset_id
+
+    async def _put_bytes(self, url: str, headers: dict[str, str], path: Path, size: int) -> None:
+        async def chunks() -> AsyncIterator[bytes]:
+            with path.open("rb") as fh:
+                while block := fh.read(_CHUNK):
+                    yield block
+
+        headers.setdefault("Content-Length", str(size))
+        # The upload URL is pre-signed and may live on another host: send no API key there.
+        async with httpx.AsyncClient(transport=self._transport, timeout=self.timeouts.for_upload()) as raw:
+            try:
+                response = await raw.put(url, content=chunks(), headers=headers)
+            except httpx.TimeoutException as exc:
+                raise RequestTimeout(f"upload timed out: {type(exc).__name__}") from None
+            except httpx.TransportError as exc:
+                raise TransportError(f"upload failed: {type(exc).__name__}") from None
+        self._count("PUT upload_url")
+        if response.status_code >= 300:
+            raise _http_error(response)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _page(self, path: str, params: dict[str, Any], route: str) -> Page:
+        body = await self._call("GET", path, params=params, route=route, envelope=False)
+        return Page(items=list(body.get("data") or []), next_token=body.get("next_token") if body.get("has_more") else None)
+
+    def _count(self, route: str) -> None:
+        self.stats.requests += 1
+        self.stats.by_route[route] = self.stats.by_route.get(route, 0) + 1
+
+    async def _call(self, method: str, path: str, *, route: str, json: Any = None, params: Any = None,
+                    files: Any = None, idempotency_key: str | None = None,
+                    timeout: httpx.Timeout | None = None, envelope: bool = True) -> Any:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        self._count(route)
+        try:
+            response = await self._http.request(method, path, json=json, params=params, files=files,
+                                                headers=headers, timeout=timeout or self.timeouts.for_read())
+        except httpx.TimeoutException as exc:
+            raise RequestTimeout(f"{route} timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise TransportError(f"{route}: connection failed ({type(exc).__name__})") from None
+        if response.status_code >= 400:
+            error = _http_error(response)
+            if isinstance(error, HttpError) and error.status == 429:
+                self.stats.rate_limited += 1
+            raise error
+        try:
+            body = response.json()
+        except ValueError:
+            raise TransportError(f"{route}: answer is not JSON (HTTP {response.status_code})") from None
+        if not isinstance(body, dict):
+            raise TransportError(f"{route}: answer is not a JSON object")
+        if not envelope:
+            return body
+        data = body.get("data")
+        if data is None:
+            raise TransportError(f"{route}: answer has no 'data'")
+        return data
+
+
+def _http_error(response: httpx.Response) -> HttpError:
+    code, message = "", ""
+    try:
+        err = response.json().get("error") or {}
+        code, message = str(err.get("code") or ""), str(err.get("message") or "")
+    except (ValueError, AttributeError):
+        pass
+    status = response.status_code
+    cls = error_for_status(status)
+    if status == 409 and code == "request_in_progress":
+        cls = InProgress
+    return cls(
+        status=status,
+        code=code or f"http_{status}",
+        message=message or response.reason_phrase or "no message",
+        request_id=response.headers.get("x-request-id") or response.headers.get("x-heygen-request-id"),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def content_type_for(path: Path) -> str:
+    return {
+        ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+        ".mp4": "video/mp4", ".webm": "video/webm",
+    }.get(path.suffix.lower(), "application/octet-stream")
+
+
+def base_url_from_env() -> str:
+    return os.environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL

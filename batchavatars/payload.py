@@ -1,0 +1,52 @@
+"""What is sent for an item: the POST /v3/avatars body and its Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .spec import FileRef, ItemSpec
+
+KEY_PREFIX = "ba1"  # bump if the derivation changes, so old keys can never replay into new meaning
+
+
+def idempotency_key(spec: ItemSpec, generation: int) -> str:
+    """Derived from the item and its spec: a retried POST replays instead of creating twice.
+
+    The generation moves on only after HeyGen definitively refused or failed an attempt, because a
+    replay of that key would return the same failure for 24 hours.
+    """
+    return f"{KEY_PREFIX}.{spec.key}.{spec.spec_hash[:16]}.g{generation}"
+
+
+def consent_key(spec: ItemSpec, generation: int) -> str:
+    return f"{KEY_PREFIX}.consent.{spec.key}.{spec.spec_hash[:16]}.g{generation}"
+
+
+def file_object(ref: FileRef, assets: Mapping[str, str]) -> dict[str, str]:
+    if ref.kind == "url":
+        return {"type": "url", "url": ref.value}
+    if ref.kind == "asset_id":
+        return {"type": "asset_id", "asset_id": ref.value}
+    return {"type": "asset_id", "asset_id": assets[ref.value]}  # a local path, uploaded first
+
+
+def create_body(spec: ItemSpec, *, parent_look_id: str | None, parent_group_id: str | None,
+                assets: Mapping[str, str]) -> dict[str, Any]:
+    """`parent_*` are the resolved ids of spec.parent (None for items without a manifest parent)."""
+    if spec.kind == "look":
+        body: dict[str, Any] = {"type": "prompt", "name": spec.name, "prompt": spec.prompt,
+                                "avatar_id": parent_look_id or spec.avatar_id}
+        if parent_group_id:
+            body["avatar_group_id"] = parent_group_id  # keeps a look of a look in the root's character
+        return body
+    body = {"type": spec.type, "name": spec.name}
+    group = parent_group_id or spec.avatar_group_id
+    if group:
+        body["avatar_group_id"] = group
+    if spec.type == "prompt":
+        body["prompt"] = spec.prompt
+        if spec.reference_images:
+            body["reference_images"] = [file_object(r, assets) for r in spec.reference_images]
+    elif spec.file is not None:
+        body["file"] = file_object(spec.file, assets)
+    return body

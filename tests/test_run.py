@@ -1,0 +1,147 @@
+"""Full runs over real loopback HTTP against the sandbox, asserting what the server saw."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchavatars.exitcodes import ExitCode
+from batchavatars.ledger import Ledger
+from batchavatars.sandbox import SandboxConfig, serve
+
+from .runs import run_items
+from .specs import avatar, look
+
+pytestmark = pytest.mark.anyio
+
+
+def presenters(n: int) -> list:
+    """n presenters of all three types, two looks each, and a chain avatar → look → look of that look."""
+    items = []
+    for i in range(n):
+        kind = ("photo", "digital_twin", "prompt")[i % 3]
+        items.append(avatar(f"p{i}", kind, name=f"Presenter {i}"))
+        items.append(look(f"p{i}-office", f"p{i}", name=f"Presenter {i}, office"))
+        items.append(look(f"p{i}-studio", f"p{i}", name=f"Presenter {i}, studio"))
+    items.append(look("p0-office-night", "p0-office", name="Presenter 0, office at night"))
+    items.append(avatar("p0-alt", "photo", group="p0", name="Presenter 0, alt photo"))
+    return items
+
+
+def creations(stats: dict) -> int:
+    return stats["requests"].get("POST /v3/avatars", 0)
+
+
+async def test_a_few_dozen_presenters_all_succeed_in_their_groups_and_rerun_creates_nothing(tmp_path):
+    items = presenters(24)
+    cfg = SandboxConfig(training_seconds=0.1, consent_approval_seconds=0.1, rate_limit=None)
+    with serve(cfg) as sb:
+        result = await run_items(items, sb.url, tmp_path / "l.db")
+        assert result.exit_code == ExitCode.OK, result.counts
+        assert result.counts == {"succeeded": len(items)}
+        records = {r.key: r for r in Ledger(tmp_path / "l.db").records().values()}
+        # every look sits in its root avatar's character, even the look of a look
+        assert records["p0-office-night"].group_id == records["p0"].group_id
+        assert records["p0-alt"].group_id == records["p0"].group_id
+        assert all(records[f"p{i}-office"].group_id == records[f"p{i}"].group_id for i in range(24))
+        stats = sb.stats()
+        assert stats["duplicates"] == 0
+        assert creations(stats) == len(items)
+        assert stats["consent_requests"]["total"] == 8  # one per digital twin
+
+        again = await run_items(items, sb.url, tmp_path / "l.db")
+        assert again.exit_code == ExitCode.OK
+        assert creations(sb.stats()) == len(items)  # the second run made no creation request
+        assert sb.stats()["requests_total"] == stats["requests_total"]  # nor any request at all
+
+
+async def test_a_failed_parent_blocks_its_descendants_and_names_itself(tmp_path):
+    items = [avatar("bad", name="Bad [fail]"), look("bad-look", "bad"), look("bad-look-2", "bad-look"),
+             avatar("good"), look("good-look", "good")]
+    with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
+        result = await run_items(items, sb.url, tmp_path / "l.db")
+    records = {r.key: r for r in result.records}
+    assert result.exit_code == ExitCode.ITEMS_FAILED
+    assert records["bad"].status == "failed" and records["bad"].error_code == "training_failed"
+    assert records["bad-look"].status == "blocked" and "bad" in records["bad-look"].error_message
+    assert records["bad-look-2"].status == "blocked" and "bad-look" in records["bad-look-2"].error_message
+    assert records["good-look"].status == "succeeded"
+
+
+async def test_a_400_fails_the_item_at_once_with_heygens_code(tmp_path):
+    items = [avatar("nope", name="Nope [reject]"), avatar("fine")]
+    with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
+        result = await run_items(items, sb.url, tmp_path / "l.db")
+        assert creations(sb.stats()) == 2  # no retry of the rejected one
+    records = {r.key: r for r in result.records}
+    assert records["nope"].status == "failed" and records["nope"].error_code == "invalid_parameter"
+    assert records["nope"].error_source == "heygen"
+    assert records["fine"].status == "succeeded"
+
+
+async def test_lost_responses_and_5xx_are_retried_with_the_same_key_and_never_duplicate(tmp_path):
+    items = presenters(10)
+    cfg = SandboxConfig(training_seconds=0.05, consent_approval_seconds=0.05, rate_limit=None,
+                        fault_lost_response=0.2, fault_5xx=0.2, seed=7)
+    with serve(cfg) as sb:
+        result = await run_items(items, sb.url, tmp_path / "l.db", max_attempts=10)
+        stats = sb.stats()
+    assert result.exit_code == ExitCode.OK, [(r.key, r.error_message) for r in result.records if r.status != "succeeded"]
+    assert stats["faults"]["lost_response"] > 0 and stats["faults"]["5xx"] > 0
+    assert stats["duplicates"] == 0
+    assert stats["created"]["looks"] == len(items)
+
+
+async def test_a_rejected_key_stops_the_run_with_exit_3(tmp_path):
+    with serve(SandboxConfig(api_key="right", rate_limit=None)) as sb:
+        result = await run_items([avatar("a"), avatar("b")], sb.url, tmp_path / "l.db", key="wrong")
+    assert result.exit_code == ExitCode.AUTH
+    assert result.stopped == "auth"
+
+
+async def test_429s_are_honoured_and_everything_still_succeeds(tmp_path):
+    items = [avatar(f"a{i}") for i in range(30)]
+    cfg = SandboxConfig(training_seconds=0.05, rate_limit=20, retry_after_format="date", burst_429=0.1, seed=3)
+    with serve(cfg) as sb:
+        result = await run_items(items, sb.url, tmp_path / "l.db", rate=40)
+        stats = sb.stats()
+    assert result.exit_code == ExitCode.OK
+    assert stats["rate_limited"]["total"] > 0 and result.rate_limited == stats["rate_limited"]["total"]
+    assert stats["duplicates"] == 0
+
+
+async def test_resume_after_a_kill_between_post_and_answer_reuses_the_key(tmp_path):
+    """The ledger says `creating` with a key: the POST may have happened. The next run must replay it."""
+    from batchavatars.client import HeyGenClient
+    from batchavatars.ledger import Record
+    from batchavatars.payload import create_body, idempotency_key
+
+    spec = avatar("ava")
+    key = idempotency_key(spec, 0)
+    with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
+        async with HeyGenClient(sb.url, "k") as client:  # the earlier run's POST, answer never recorded
+            await client.create_avatar(create_body(spec, parent_look_id=None, parent_group_id=None, assets={}), key)
+        book = Ledger(tmp_path / "l.db")
+        book.put(Record(key="ava", kind="avatar", type="photo", name=spec.name, parent=None, status="creating",
+                        spec_hash=spec.spec_hash, idempotency_key=key, attempts=1))
+        book.close()
+        result = await run_items([spec], sb.url, tmp_path / "l.db")
+        stats = sb.stats()
+    assert result.exit_code == ExitCode.OK
+    assert stats["created"]["looks"] == 1 and stats["idempotent_replays"] == 1
+
+
+async def test_wait_timeout_leaves_consent_waiting_with_exit_4_then_the_next_run_finishes(tmp_path):
+    items = [avatar("twin", "digital_twin"), look("twin-look", "twin"), avatar("pic")]
+    with serve(SandboxConfig(training_seconds=0.05, consent_approval_seconds=None, rate_limit=None)) as sb:
+        first = await run_items(items, sb.url, tmp_path / "l.db", wait_timeout=0.3)
+        assert first.exit_code == ExitCode.WAITING
+        records = {r.key: r for r in first.records}
+        assert records["twin"].status == "awaiting_consent" and records["twin"].consent_url.startswith("https://")
+        assert records["twin-look"].status == "pending"
+        sb.configure(consent_approval_seconds=0.05)
+        second = await run_items(items, sb.url, tmp_path / "l.db")
+        stats = sb.stats()
+    # the approval clock of the sandbox started at the (only) consent request, which is long past
+    assert second.exit_code == ExitCode.OK, second.counts
+    assert stats["consent_requests"]["total"] == 1
+    assert stats["created"]["looks"] == 3
