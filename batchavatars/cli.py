@@ -1,0 +1,311 @@
+"""The command line. Parses options, wires manifest → plan → scheduler → ledger, and turns every
+error a user can act on into one clear message and a documented exit code (exitcodes.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+import click
+from rich.console import Console
+
+from . import __version__
+from .errors import BatchAvatarsError, UsageError
+from .exitcodes import ExitCode
+from .ledger import Ledger, default_ledger_path
+
+EPILOG_EXIT = ("Exit codes: 0 all succeeded, 1 some failed or blocked, 2 usage/manifest/ledger error, "
+               "3 key rejected or not permitted, 4 work left waiting, 130 interrupted.")
+
+
+def _fail(error: BatchAvatarsError) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(int(error.exit_code))
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except BatchAvatarsError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+
+
+def _ledger_path(manifest: Path | None, ledger: str | None) -> Path:
+    chosen = ledger or os.environ.get("BATCHAVATARS_LEDGER")
+    if chosen:
+        return Path(chosen)
+    if manifest is None:
+        raise UsageError("which ledger? Fix: name the MANIFEST, or pass --ledger PATH (or set BATCHAVATARS_LEDGER)")
+    return default_ledger_path(manifest.resolve())
+
+
+def _check_base_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(f"base URL {url!r} is not an http(s) URL. Fix: pass --base-url https://api.heygen.com "
+                         "(or set HEYGEN_BASE_URL)")
+    return url
+
+
+def _load(manifest: str):  # noqa: ANN202 - Manifest
+    from .manifest import load_manifest
+
+    return load_manifest(manifest)
+
+
+ledger_option = click.option("--ledger", metavar="PATH", help="Ledger file (default: <manifest>.ledger.db beside the "
+                             "manifest; env BATCHAVATARS_LEDGER).")
+only_option = click.option("--only", multiple=True, metavar="KEY_OR_GLOB",
+                           help="Only these items (and the parents they need). Repeatable.")
+exclude_option = click.option("--exclude", multiple=True, metavar="KEY_OR_GLOB", help="Leave these out. Repeatable.")
+
+
+@click.group(epilog=EPILOG_EXIT, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="batchavatars")
+def main() -> None:
+    """Turn a YAML manifest of HeyGen avatars and looks into real avatars, resumably.
+
+    \b
+    Example:
+      batchavatars validate manifests/example.yaml
+      batchavatars plan manifests/example.yaml
+      batchavatars run manifests/example.yaml --sandbox
+    """
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+def validate(manifest: str) -> None:
+    """Check MANIFEST offline; exit 0 if it is usable, 2 with every problem named if not.
+
+    \b
+    Example:  batchavatars validate manifests/example.yaml
+    """
+    with _user_errors():
+        loaded = _load(manifest)
+        for note in loaded.notes:
+            click.echo(f"note: {note}", err=True)
+        kinds = {"avatar": 0, "look": 0}
+        for item in loaded.items:
+            kinds[item.kind] += 1
+        click.echo(f"{manifest}: ok ({kinds['avatar']} avatars, {kinds['look']} looks)")
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@ledger_option
+@only_option
+@exclude_option
+@click.option("--recreate", multiple=True, metavar="KEY", help="Make these again even though they exist.")
+@click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
+def plan(manifest: str, ledger: str | None, only: tuple[str, ...], exclude: tuple[str, ...],
+         recreate: tuple[str, ...], as_json: bool) -> None:
+    """What `run` would do against the ledger (create / skip / poll / retry / changed). No API calls.
+
+    \b
+    Example:  batchavatars plan manifests/example.yaml --json
+    """
+    from .plan import build_plan
+
+    with _user_errors():
+        loaded = _load(manifest)
+        path = _ledger_path(loaded.path, ledger)
+        records = {}
+        if path.exists():
+            book = Ledger(path, create=False)
+            records = book.records()
+            book.close()
+        the_plan = build_plan(loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude))
+        if as_json:
+            rows = [{"key": s.spec.key, "kind": s.spec.kind, "type": s.spec.type, "name": s.spec.name,
+                     "parent": s.spec.parent, "action": s.action, "reason": s.reason, "status": s.status}
+                    for s in the_plan.steps.values()]
+            click.echo(json.dumps({"items": rows, "counts": the_plan.counts(), "notes": the_plan.notes,
+                                   "ledger": str(path)}, indent=2))
+            return
+        from rich.table import Table
+
+        console = Console()
+        table = Table(title=f"Plan for {manifest} (ledger {path})", header_style="bold")
+        for col in ("key", "kind", "parent", "action", "reason"):
+            table.add_column(col, overflow="fold")
+        for step in the_plan.steps.values():
+            table.add_row(step.spec.key, step.spec.kind, step.spec.parent or step.spec.avatar_id or "",
+                          step.action, step.reason)
+        console.print(table)
+        console.print(", ".join(f"{n} {a}" for a, n in sorted(the_plan.counts().items())))
+        for note in [*loaded.notes, *the_plan.notes]:
+            console.print(f"note: {note}")
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@ledger_option
+@click.option("--sandbox", is_flag=True, help="Run against the built-in HeyGen simulator (no account needed).")
+@click.option("--base-url", envvar="HEYGEN_BASE_URL", metavar="URL", help="API base URL (env HEYGEN_BASE_URL; "
+              "default https://api.heygen.com).")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests in flight.")
+@click.option("--rate", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="Requests per second at most (0: no limit); slows down by itself on 429s.")
+@click.option("--max-attempts", type=click.IntRange(1, 50), default=6, show_default=True,
+              help="Attempts per request on 5xx, timeouts and dropped connections.")
+@click.option("--max-training", type=click.IntRange(1), default=None,
+              help="The account's cap on concurrent training jobs, if known (else learned from 429s).")
+@click.option("--wait-timeout", type=click.FloatRange(0), default=1800.0, show_default=True,
+              help="Seconds to keep waiting on training and consent once nothing more can be sent; then exit 4.")
+@click.option("--no-wait", is_flag=True, help="Return as soon as everything that can be sent is sent (exit 4 if work is left).")
+@click.option("--recreate", multiple=True, metavar="KEY", help="Make these again although they exist (spec changed).")
+@only_option
+@exclude_option
+@click.option("--adopt", is_flag=True, help="Look the items up on the account first and adopt exact matches "
+              "instead of creating them (after a lost ledger, or beyond the 24 h idempotency window).")
+@click.option("--json-summary", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Also write the run's summary as JSON, for a job's own reporting.")
+@click.option("--credit-price", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Credits one creation costs, for the summary.")
+@click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default="auto", show_default=True,
+              help="auto: readable on a terminal, JSON lines otherwise.")
+@click.option("-v", "--verbose", count=True, help="More detail (each poll, each request).")
+@click.option("-q", "--quiet", is_flag=True, help="Warnings and the summary only.")
+@click.option("--progress/--no-progress", default=None, help="Live progress display (default: on a terminal).")
+def run(manifest: str, **opts: Any) -> None:
+    """Create what MANIFEST describes, resuming from its ledger.
+
+    \b
+    Example:
+      batchavatars run manifests/example.yaml --sandbox
+      HEYGEN_API_KEY=... batchavatars run team.yaml --rate 5 --wait-timeout 600
+    """
+    from .runner import run_command
+
+    with _user_errors():
+        base_url = None if opts["sandbox"] else _check_base_url(opts.pop("base_url") or "https://api.heygen.com")
+        opts.pop("base_url", None)
+        code = run_command(manifest, base_url=base_url, **opts)
+    sys.exit(int(code))
+
+
+@main.command()
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False))
+@ledger_option
+@click.option("--json", "as_json", is_flag=True, help="Counts and failed items as JSON.")
+def status(manifest: str | None, ledger: str | None, as_json: bool) -> None:
+    """Counts by status, failed items with their error and fix, consent links waiting.
+
+    \b
+    Example:  batchavatars status manifests/example.yaml
+    """
+    from .summary import counts_of, fix_for, render_records
+
+    with _user_errors():
+        path = _ledger_path(Path(manifest) if manifest else None, ledger)
+        book = Ledger(path, create=False)
+        records = list(book.records().values())
+        book.close()
+        if as_json:
+            click.echo(json.dumps({
+                "ledger": str(path), "counts": counts_of(records),
+                "failed": [{"key": r.key, "status": r.status, "error_code": r.error_code,
+                            "error_message": r.error_message, "fix": fix_for(r.error_code)}
+                           for r in records if r.status in ("failed", "blocked")],
+                "awaiting_consent": [{"key": r.key, "consent_url": r.consent_url}
+                                     for r in records if r.status == "awaiting_consent"]}, indent=2))
+            return
+        render_records(Console(), records, title=f"Ledger {path}")
+
+
+@main.command()
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False))
+@ledger_option
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write (default stdout).")
+def export(manifest: str | None, ledger: str | None, fmt: str, output: str | None) -> None:
+    """The ledger's records (look_id, group_id, status, consent_url, ...) for the tools downstream.
+
+    \b
+    Example:  batchavatars export manifests/example.yaml --format csv -o avatars.csv
+    """
+    from . import export as exporter
+
+    with _user_errors():
+        path = _ledger_path(Path(manifest) if manifest else None, ledger)
+        book = Ledger(path, create=False)
+        records = list(book.records().values())
+        book.close()
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as out:
+                n = exporter.write(records, fmt, out)
+            click.echo(f"wrote {n} records to {output}", err=True)
+        else:
+            exporter.write(records, fmt, sys.stdout)
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--training-seconds", type=float, default=5.0, show_default=True)
+@click.option("--consent-seconds", type=float, default=10.0, show_default=True,
+              help="Seconds from a consent request to its approval.")
+@click.option("--rate-limit", type=float, default=20.0, show_default=True, help="Requests per second (0: none).")
+def sandbox(port: int, training_seconds: float, consent_seconds: float, rate_limit: float) -> None:
+    """Serve the HeyGen v3 simulator on loopback for other tools; prints its URL. Ctrl-C stops it.
+
+    \b
+    Example:
+      batchavatars sandbox --port 8765 &
+      HEYGEN_API_KEY=test batchavatars run manifests/example.yaml --base-url http://127.0.0.1:8765
+    """
+    import time
+
+    from .sandbox import SandboxConfig, serve
+
+    config = SandboxConfig(port=port, training_seconds=training_seconds, consent_approval_seconds=consent_seconds,
+                           rate_limit=rate_limit or None)
+    try:
+        with serve(config) as handle:
+            click.echo(handle.url, nl=True)
+            sys.stdout.flush()
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        sys.exit(0)
+    except OSError as exc:
+        _fail(UsageError(f"cannot serve on port {port} ({exc.strerror}). Fix: pick another --port"))
+
+
+@main.command()
+def schema() -> None:
+    """Print the manifest's JSON Schema (for editors and CI).
+
+    \b
+    Example:  batchavatars schema > batchavatars.schema.json
+    """
+    from .manifest import manifest_json_schema
+
+    click.echo(json.dumps(manifest_json_schema(), indent=2))
+
+
+@main.command()
+@click.argument("path", default="avatars.yaml", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: str, force: bool) -> None:
+    """Write a commented starter manifest to PATH (default avatars.yaml).
+
+    \b
+    Example:  batchavatars init team.yaml && batchavatars validate team.yaml
+    """
+    from .manifest import starter_manifest
+
+    target = Path(path)
+    if target.exists() and not force:
+        _fail(UsageError(f"{path} exists. Fix: choose another path or pass --force"))
+    target.write_text(starter_manifest(), encoding="utf-8")
+    click.echo(f"wrote {path}; edit it, then: batchavatars validate {path}")

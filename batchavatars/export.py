@@ -1,0 +1,40 @@
+"""Ledger records for the tools downstream: json, jsonl or csv. The ledger holds no secret, and
+neither does this."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Iterable, TextIO
+
+from .ledger import RECORD_FIELDS, Record
+
+# First the columns a video pipeline takes, then the rest of the record.
+EXPORT_FIELDS = ("key", "kind", "type", "name", "parent", "status", "look_id", "group_id", "consent_url",
+                 "preview_image_url", "error_code", "error_message")
+EXPORT_FIELDS += tuple(f for f in RECORD_FIELDS if f not in EXPORT_FIELDS)
+FORMATS = ("json", "jsonl", "csv")
+
+
+def write(records: Iterable[Record], fmt: str, out: TextIO) -> int:
+    rows = [{f: getattr(r, f) for f in EXPORT_FIELDS} for r in records]
+    if fmt == "json":
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        raise ValueError(fmt)
+    return len(rows)
+
+
+def to_string(records: Iterable[Record], fmt: str) -> str:
+    buf = io.StringIO()
+    write(records, fmt, buf)
+    return buf.getvalue()

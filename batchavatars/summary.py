@@ -1,0 +1,71 @@
+"""What a person reads at the end of a run and from `status`: counts, failures with their fix,
+consent links to send, cost. Rendered with rich, which writes no control characters off a terminal."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from .ledger import STATUSES, Record
+
+FIXES = {
+    "insufficient_credit": "out of credits: top up the HeyGen account, then run again (new work was stopped)",
+    "forbidden": "the account's API tier lacks avatar creation: upgrade the plan or use another key",
+    "resource_access_denied": "the account's API tier lacks avatar creation: upgrade the plan or use another key",
+    "unauthorized": "the API key was rejected: set HEYGEN_API_KEY to a valid key",
+    "not_found": "a referenced avatar_group_id or avatar_id no longer exists on the account: fix the manifest",
+    "invalid_parameter": "HeyGen rejected the item as sent: fix it in the manifest per the message, then run again",
+    "validation_error": "HeyGen rejected the item as sent: fix it in the manifest per the message, then run again",
+    "training_failed": "HeyGen could not train from this input (photo: clear frontal face, 512x512 or more; "
+                       "footage: 2 min, 720p or better): replace the file, then run again",
+    "parent_failed": "fix the parent item, then run again",
+    "rate_limit_exceeded": "HeyGen kept answering 429: run again, or lower --rate / --concurrency",
+    "timeout": "no answer in time: run again; the same Idempotency-Key guarantees no duplicate",
+    "transport_error": "network trouble: run again; the same Idempotency-Key guarantees no duplicate",
+}
+
+
+def fix_for(code: str | None) -> str:
+    if not code:
+        return ""
+    if code.startswith("http_5") or code in ("internal_error", "server_error"):
+        return "HeyGen had trouble: run again later"
+    return FIXES.get(code, "")
+
+
+def counts_of(records: Iterable[Record]) -> dict[str, int]:
+    out = {s: 0 for s in STATUSES}
+    for rec in records:
+        out[rec.status] = out.get(rec.status, 0) + 1
+    return out
+
+
+def render_records(console: Console, records: list[Record], *, title: str) -> None:
+    counts = counts_of(records)
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("status")
+    table.add_column("items", justify="right")
+    for status in STATUSES:
+        if counts.get(status):
+            table.add_row(status, str(counts[status]))
+    table.add_row("total", str(len(records)))
+    console.print(table)
+    troubled = [r for r in records if r.status in ("failed", "blocked")]
+    if troubled:
+        failed = Table(title="Failed and blocked", show_header=True, header_style="bold")
+        for col in ("key", "status", "error", "fix"):
+            failed.add_column(col, overflow="fold")
+        for rec in troubled:
+            failed.add_row(rec.key, rec.status, f"{rec.error_code}: {rec.error_message}", fix_for(rec.error_code))
+        console.print(failed)
+    waiting = [r for r in records if r.status == "awaiting_consent"]
+    if waiting:
+        consent = Table(title="Waiting for consent: send each link to the person depicted", header_style="bold")
+        consent.add_column("key")
+        consent.add_column("name")
+        consent.add_column("consent link", overflow="fold")
+        for rec in waiting:
+            consent.add_row(rec.key, rec.name, rec.consent_url or "(not requested yet: run again)")
+        console.print(consent)
