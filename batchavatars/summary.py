@@ -44,7 +44,9 @@ def counts_of(records: Iterable[Record]) -> dict[str, int]:
 
 def render_records(console: Console, records: list[Record], *, title: str) -> None:
     counts = counts_of(records)
-    table = Table(title=title, show_header=True, header_style="bold")
+    # Headings as lines, not table titles: a title wraps to the width of a narrow table.
+    console.print(title, style="bold", highlight=False)
+    table = Table(show_header=True, header_style="bold")
     table.add_column("status")
     table.add_column("items", justify="right")
     for status in STATUSES:
@@ -54,7 +56,8 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
     console.print(table)
     troubled = [r for r in records if r.status in ("failed", "blocked")]
     if troubled:
-        failed = Table(title="Failed and blocked", show_header=True, header_style="bold")
+        console.print("Failed and blocked", style="bold")
+        failed = Table(show_header=True, header_style="bold")
         for col in ("key", "status", "error", "fix"):
             failed.add_column(col, overflow="fold")
         for rec in troubled:
@@ -62,7 +65,8 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
         console.print(failed)
     waiting = [r for r in records if r.status == "awaiting_consent"]
     if waiting:
-        consent = Table(title="Waiting for consent: send each link to the person depicted", header_style="bold")
+        console.print("Waiting for consent: send each link to the person depicted", style="bold")
+        consent = Table(header_style="bold")
         consent.add_column("key")
         consent.add_column("name")
         consent.add_column("consent link", overflow="fold")
