@@ -1,0 +1,253 @@
+"""The account's avatar groups and looks.
+
+Status is never stored: it is derived on read from monotonic timestamps (creation, consent
+approval, training window), so 100,000 looks cost no timers and no background work.
+
+Rules where the doc is silent:
+- A look is `processing` during its training window and then `completed`, or `failed` if it
+  was fated to fail at creation. A digital-twin look is `pending_consent` until its group's
+  consent is approved; its window starts at max(creation, approval).
+- A group is `pending_consent` while it is a digital-twin group whose consent is not yet
+  approved; else `processing` while any of its looks trains; else `failed` if every look
+  failed; else `completed` (at least one usable look).
+- `consent_status`: null (photo/prompt groups, or twin groups before any consent request),
+  "pending" once requested, "approved" once approved.
+- Consent is approved `consent_approval_seconds` after the group's FIRST consent request,
+  read from the live config: a later request never moves it, but changing the setting at
+  runtime re-times every approval not yet reached (None: never approved).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._training import TrainingTracker, Window
+from ._validate import CreateSpec
+
+PREVIEW_URL = "https://sandbox.heygen.local/previews/{id}.png"
+CONSENT_URL = "https://sandbox.heygen.local/consent/{token}"
+ENGINES = ("avatar_iv",)
+TRAINING_ERROR = {"code": "training_failed", "message": "training failed: the source media could not be used"}
+GROUP_ERROR = {"code": "training_failed", "message": "every look in this group failed training"}
+
+
+@dataclass(slots=True, eq=False)
+class Group:
+    id: str
+    name: str
+    created_unix: int
+    is_twin: bool
+    looks: list[Look] = field(default_factory=list)  # creation order, deleted ones included
+    alive: int = 0
+    doomed: int = 0  # alive looks fated to fail
+    max_end: float = float("-inf")  # latest training end among scheduled looks
+    consent_requested_at: float | None = None  # first request
+    consent_video: bool = False  # consent came as a recorded video: no human step awaited
+    approved_at: float | None = None  # None: not (yet) known
+    deleted: bool = False
+
+    def consent_status(self, now: float) -> str | None:
+        if not self.is_twin:
+            return None
+        if self.approved_at is not None and now >= self.approved_at:
+            return "approved"
+        return "pending" if self.consent_requested_at is not None else None
+
+    def status(self, now: float) -> str:
+        if self.is_twin and (self.approved_at is None or now < self.approved_at):
+            return "pending_consent"
+        if now < self.max_end:
+            return "processing"
+        if self.alive and self.doomed == self.alive:
+            return "failed"
+        return "completed"
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        status = self.status(now)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "looks_count": self.alive,
+            "created_at": self.created_unix,
+            "consent_status": self.consent_status(now),
+            "status": status,
+            "error": GROUP_ERROR if status == "failed" else None,
+        }
+
+
+@dataclass(slots=True, eq=False)
+class Look:
+    id: str
+    name: str
+    kind: str
+    avatar_type: str
+    group: Group
+    created_at: float
+    duration: float
+    doomed: bool
+    window: Window | None = None
+    deleted: bool = False
+
+    def status(self, now: float) -> str:
+        window = self.window
+        if window is None or now < window.start:  # only twin looks wait for their start
+            return "pending_consent"
+        if now < window.end:
+            return "processing"
+        return "failed" if self.doomed else "completed"
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        status = self.status(now)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "avatar_type": self.avatar_type,
+            "group_id": self.group.id,
+            "status": status,
+            "error": TRAINING_ERROR if status == "failed" else None,
+            "preview_image_url": PREVIEW_URL.format(id=self.id),
+            "supported_api_engines": list(ENGINES),
+            "tags": [],
+        }
+
+
+class AvatarStore:
+    def __init__(self) -> None:
+        self.looks: list[Look] = []
+        self.looks_by_type: dict[str, list[Look]] = {}
+        self.groups: list[Group] = []
+        self._looks: dict[str, Look] = {}
+        self._groups: dict[str, Group] = {}
+        self.training = TrainingTracker()
+        self._fingerprints: set[bytes] = set()
+        self.duplicates = 0
+        self.created_looks = 0
+        self.created_groups = 0
+        self.consent_requests: dict[str, int] = {}
+        self._awaiting_approval: set[Group] = set()
+
+    def look(self, look_id: str) -> Look | None:
+        return self._looks.get(look_id)
+
+    def group(self, group_id: str) -> Group | None:
+        return self._groups.get(group_id)
+
+    def create(self, spec: CreateSpec, group: Group | None, *, duration: float, doomed: bool, now: float) -> Look:
+        if group is None:
+            group = Group(
+                id=f"group_{secrets.token_hex(8)}",
+                name=spec.name,
+                created_unix=int(time.time()),
+                is_twin=spec.kind == "digital_twin",
+            )
+            self.groups.append(group)
+            self._groups[group.id] = group
+            self.created_groups += 1
+        look = Look(
+            id=f"look_{secrets.token_hex(8)}",
+            name=spec.name,
+            kind=spec.kind,
+            avatar_type=spec.avatar_type,
+            group=group,
+            created_at=now,
+            duration=duration,
+            doomed=doomed,
+        )
+        group.looks.append(look)
+        group.alive += 1
+        group.doomed += doomed
+        self.looks.append(look)
+        self.looks_by_type.setdefault(look.avatar_type, []).append(look)
+        self._looks[look.id] = look
+        self.created_looks += 1
+        if spec.kind != "digital_twin":
+            self._schedule(look, now)
+        elif group.approved_at is not None:
+            self._schedule(look, max(now, group.approved_at))
+        if spec.fingerprint in self._fingerprints:
+            self.duplicates += 1
+        else:
+            self._fingerprints.add(spec.fingerprint)
+        return look
+
+    def _schedule(self, look: Look, start: float) -> None:
+        look.window = self.training.add(start, start + look.duration)
+        if look.window.end > look.group.max_end:
+            look.group.max_end = look.window.end
+
+    def request_consent(self, group: Group, now: float, approval_delay: float | None, *, video: bool = False) -> str:
+        """Record a consent request and return a fresh consent-page URL."""
+        self.consent_requests[group.id] = self.consent_requests.get(group.id, 0) + 1
+        if group.consent_requested_at is None:
+            group.consent_requested_at = now
+        group.consent_video = group.consent_video or video
+        if group.approved_at is None:
+            self._time_approval(group, approval_delay, now)
+        return CONSENT_URL.format(token=secrets.token_urlsafe(16))
+
+    def retime_approvals(self, approval_delay: float | None, now: float) -> None:
+        """Apply a changed consent_approval_seconds to every approval not yet reached."""
+        for group in list(self._awaiting_approval):
+            if group.deleted or (group.approved_at is not None and group.approved_at <= now):
+                self._awaiting_approval.discard(group)
+            else:
+                self._time_approval(group, approval_delay, now)
+
+    def _time_approval(self, group: Group, approval_delay: float | None, now: float) -> None:
+        assert group.consent_requested_at is not None
+        if approval_delay is None and group.consent_video:
+            approval_delay = 0.0
+        approved_at = None if approval_delay is None else group.consent_requested_at + approval_delay
+        if approved_at is not None and approved_at <= now:
+            self._awaiting_approval.discard(group)
+        else:
+            self._awaiting_approval.add(group)
+        if approved_at == group.approved_at:
+            return
+        group.approved_at = approved_at
+        for look in group.looks:  # O(looks in group), once per consent timing
+            if look.deleted or look.kind != "digital_twin":
+                continue
+            if look.window is not None:
+                self.training.cancel(look.window)
+                look.window = None
+            if approved_at is not None:
+                self._schedule(look, max(look.created_at, approved_at))
+        self._refresh_max_end(group)
+
+    def _refresh_max_end(self, group: Group) -> None:
+        group.max_end = max(
+            (x.window.end for x in group.looks if not x.deleted and x.window is not None), default=float("-inf")
+        )
+
+    def delete_look(self, look: Look) -> bool:
+        """Delete a look; True if that also deleted its (now empty) group."""
+        self._drop(look)
+        group = look.group
+        if group.alive == 0:
+            self._drop_group(group)
+            return True
+        self._refresh_max_end(group)  # O(looks in group), but only on delete
+        return False
+
+    def delete_group(self, group: Group) -> None:
+        for look in group.looks:
+            if not look.deleted:
+                self._drop(look)
+        self._drop_group(group)
+
+    def _drop(self, look: Look) -> None:
+        look.deleted = True
+        del self._looks[look.id]
+        if look.window is not None:
+            self.training.cancel(look.window)
+        look.group.alive -= 1
+        look.group.doomed -= look.doomed
+
+    def _drop_group(self, group: Group) -> None:
+        group.deleted = True
+        del self._groups[group.id]
+        self._awaiting_approval.discard(group)

@@ -1,0 +1,22 @@
+"""Counters the tests and benchmarks read through GET /_sandbox/stats."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Stats:
+    requests: Counter[str] = field(default_factory=Counter)  # "METHOD /route/template" -> n
+    responses: Counter[int] = field(default_factory=Counter)  # HTTP status -> n, as decided by the sandbox
+    rate_limited: Counter[str] = field(default_factory=lambda: Counter(rate=0, concurrency=0, burst=0))
+    faults: Counter[str] = field(default_factory=lambda: Counter({"5xx": 0, "lost_response": 0, "drop": 0, "slow": 0}))
+    uploads: Counter[str] = field(default_factory=lambda: Counter(multipart=0, direct=0))
+    uploads_by_sha256: Counter[str] = field(default_factory=Counter)
+    idempotent_replays: int = 0
+    conflicts_409: int = 0
+
+    def upload(self, kind: str, sha256: str) -> None:
+        self.uploads[kind] += 1
+        self.uploads_by_sha256[sha256] += 1
