@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from batchavatars.client import HeyGenClient
+from batchavatars.client import HeyGenClient, Timeouts
 from batchavatars.ledger import Ledger
 from batchavatars.plan import build_plan
 from batchavatars.scheduler import RunOptions, RunResult, Scheduler
@@ -14,12 +14,13 @@ FAST = dict(rate=0, concurrency=8, poll_min=0.05, poll_max=0.3, seed=1)
 
 
 async def run_items(items: list[Any], url: str, ledger_path: Path, *, key: str = "test-key",
-                    events: list | None = None, recreate: tuple[str, ...] = (), **options: Any) -> RunResult:
+                    events: list | None = None, recreate: tuple[str, ...] = (), timeouts: Timeouts = Timeouts(),
+                    **options: Any) -> RunResult:
     opts = {**FAST, **options}
     book = Ledger(ledger_path)
     try:
         plan = build_plan(items, book.records(), recreate=recreate)
-        async with HeyGenClient(url, key) as client:
+        async with HeyGenClient(url, key, timeouts=timeouts) as client:
             reporter = (lambda event, **fields: events.append((event, fields))) if events is not None else None
             scheduler = Scheduler(plan, book, client, RunOptions(**opts), recreate=frozenset(recreate),
                                   **({"reporter": reporter} if reporter else {}))
