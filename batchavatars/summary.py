@@ -66,10 +66,7 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
     waiting = [r for r in records if r.status == "awaiting_consent"]
     if waiting:
         console.print("Waiting for consent: send each link to the person depicted", style="bold")
-        consent = Table(header_style="bold")
-        consent.add_column("key")
-        consent.add_column("name")
-        consent.add_column("consent link", overflow="fold")
         for rec in waiting:
-            consent.add_row(rec.key, rec.name, rec.consent_url or "(not requested yet: run again)")
-        console.print(consent)
+            # plain lines, never folded, so a link can be copied whole from any terminal or log
+            console.print(f"  {rec.key} ({rec.name}): {rec.consent_url or '(not requested yet: run again)'}",
+                          soft_wrap=True, highlight=False)
