@@ -1,0 +1,77 @@
+"""The nightly recipe in examples/cron works as documented, relying on the exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from batchavatars.sandbox import SandboxConfig, serve
+
+CRON = Path(__file__).parent.parent / "examples" / "cron"
+
+MANIFEST = """\
+version: 1
+avatars:
+  - {key: ava, type: photo, name: Ava, file: "https://cdn.example.com/ava.jpg"}
+  - {key: sam, type: digital_twin, name: Sam, file: "https://cdn.example.com/sam.mp4"}
+looks:
+  - {key: ava-office, avatar: ava, name: "Ava, office", prompt: Office}
+"""
+
+
+def nightly(tmp_path: Path, url: str, wait: str) -> subprocess.CompletedProcess:
+    manifest = tmp_path / "team.yaml"
+    manifest.write_text(MANIFEST)
+    env = {**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": url, "WAIT_TIMEOUT": wait,
+           "BATCHAVATARS_STATE": str(tmp_path / "state"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    (tmp_path / "state").mkdir(exist_ok=True)
+    return subprocess.run([str(CRON / "nightly.sh"), str(manifest)], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_nightly_treats_work_left_waiting_as_fine_and_finishes_the_next_night(tmp_path):
+    with serve(SandboxConfig(training_seconds=0.05, consent_approval_seconds=None, rate_limit=None)) as sb:
+        first = nightly(tmp_path, sb.url, wait="0.5")
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert "the next run continues" in first.stderr
+        summary = json.loads((tmp_path / "state" / "last-run.json").read_text())
+        assert summary["exit_code"] == 4 and summary["awaiting_consent"][0]["key"] == "sam"
+        sb.configure(consent_approval_seconds=0.05)
+        second = nightly(tmp_path, sb.url, wait="60")
+        assert second.returncode == 0 and "every avatar ready" in second.stderr
+        assert (tmp_path / "state" / "team.ledger.db").exists()  # the ledger lives in the state volume
+        # off a terminal, stderr carries only JSON log lines besides the script's own last word
+        log_lines = second.stderr.strip().splitlines()[:-1]
+        assert log_lines and all(json.loads(line)["event"] for line in log_lines)
+
+
+def test_nightly_reports_failures_with_exit_1(tmp_path):
+    with serve(SandboxConfig(training_seconds=0.05, training_failure_rate=1.0, rate_limit=None)) as sb:
+        result = nightly(tmp_path, sb.url, wait="30")
+    assert result.returncode == 1 and "some items failed" in result.stderr
+
+
+def test_cronjob_keeps_the_ledger_on_a_persistent_volume_and_runs_one_at_a_time():
+    job = yaml.safe_load((CRON / "cronjob.yaml").read_text())
+    spec = job["spec"]
+    assert job["kind"] == "CronJob" and spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    state_mount = next(m for m in container["volumeMounts"] if m["mountPath"] == env["BATCHAVATARS_STATE"]["value"])
+    volume = next(v for v in pod["volumes"] if v["name"] == state_mount["name"])
+    assert "persistentVolumeClaim" in volume
+    assert "secretKeyRef" in env["HEYGEN_API_KEY"]["valueFrom"]  # the key is never in the manifest or args
+    assert container["command"][0].endswith("nightly.sh")
+
+
+def test_crontab_line_schedules_the_nightly_script():
+    line = next(l for l in (CRON / "crontab").read_text().splitlines() if l and not l.startswith("#"))
+    fields = line.split(None, 5)
+    assert len(fields) == 6 and all(f.replace("*", "0").isdigit() for f in fields[:5])
+    assert "nightly.sh" in fields[5] and "HEYGEN_API_KEY" in fields[5]
