@@ -39,7 +39,8 @@ def _depth(spec: ItemSpec, by_key: dict[str, ItemSpec]) -> int:
 
 async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGenClient,
                          report: Callable[..., None]) -> dict[str, list[str]]:
-    """Returns {'adopted': [...], 'ambiguous': [...]}; the ledger holds the adopted records."""
+    """Returns {'adopted': [keys], 'ambiguous': [keys]}; the ledger holds the adopted records.
+    Ambiguous items are for the caller to hold back: creating one would be a guess too."""
     items = list(items)
     records = book.records()
     todo = [s for s in items if not (records.get(s.key) and records[s.key].look_id)]
@@ -68,6 +69,7 @@ async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGen
                       if lk.get("id") not in taken and (want_group is None or lk.get("group_id") == want_group)]
         if len(candidates) > 1:
             outcome["ambiguous"].append(spec.key)
+            outcome.setdefault("candidates", []).append(", ".join(str(c.get("id")) for c in candidates))
             report("adopt_ambiguous", key=spec.key, candidates=[c.get("id") for c in candidates])
             continue
         if not candidates:

@@ -81,11 +81,15 @@ async def _run(items: Any, book: Ledger, url: str, api_key: str, options: RunOpt
 
             outcome = await adopt_existing(items, book, client, reporter)
             logger.info("adopt_done", adopted=len(outcome["adopted"]), ambiguous=outcome["ambiguous"])
+            held = {key: f"{len(ids.split(', '))} looks named like it on the account ({ids})"
+                    for key, ids in zip(outcome["ambiguous"], outcome.get("candidates", []))}
+        else:
+            held = {}
         plan = build_plan(items, book.records(), **selection)
         for note in plan.notes:
             logger.info("note", note=note)
         scheduler = Scheduler(plan, book, client, options, reporter=reporter,
-                              recreate=frozenset(selection["recreate"]))
+                              recreate=frozenset(selection["recreate"]), held=held)
         if not show_progress:
             return await scheduler.run(handle_signals=True)
         from .progress import ProgressView

@@ -92,7 +92,10 @@ class _Node:
 
 class Scheduler:
     def __init__(self, plan: Plan, ledger: Ledger, client: HeyGenClient, options: RunOptions = RunOptions(),
-                 reporter: Reporter = silent, recreate: frozenset[str] = frozenset()) -> None:
+                 reporter: Reporter = silent, recreate: frozenset[str] = frozenset(),
+                 held: dict[str, str] | None = None) -> None:
+        """`held`: keys not to create this run (ambiguous adoption), with the reason; they fail
+        with code adopt_ambiguous and block their dependents."""
         self.plan = plan
         self.ledger = ledger
         self.client = client
@@ -104,6 +107,7 @@ class Scheduler:
         self.assets = AssetStore(ledger, client, lambda what, fn: self._call(fn, what=what))
         self._rng = random.Random(options.seed)
         self._recreate = recreate
+        self._held = held or {}
         self.nodes: dict[str, _Node] = {}
         self._ready: list[tuple[int, int, int, str]] = []
         self._watch: dict[str, _Node] = {}  # look id -> node in training or awaiting consent
@@ -156,6 +160,9 @@ class Scheduler:
                 self._start_watching(node)
             elif node.step.action == "changed":
                 node.phase = "left"  # not ours to touch; its dependents wait (reported by plan)
+        for key, why in self._held.items():
+            if key in self.nodes and self.nodes[key].phase == "waiting":
+                self._fail(self.nodes[key], "adopt_ambiguous", why, "local")
         for node in self.nodes.values():
             if node.phase == "waiting" and self._needs_met(node):
                 self._make_ready(node)

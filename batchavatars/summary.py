@@ -21,6 +21,8 @@ FIXES = {
     "training_failed": "HeyGen could not train from this input (photo: clear frontal face, 512x512 or more; "
                        "footage: 2 min, 720p or better): replace the file, then run again",
     "parent_failed": "fix the parent item, then run again",
+    "adopt_ambiguous": "several avatars on the account match: delete the extras on HeyGen and run --adopt again, "
+                       "or run without --adopt to create it anew",
     "rate_limit_exceeded": "HeyGen kept answering 429: run again, or lower --rate / --concurrency",
     "timeout": "no answer in time: run again; the same Idempotency-Key guarantees no duplicate",
     "transport_error": "network trouble: run again; the same Idempotency-Key guarantees no duplicate",
