@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 LOOKS_PAGE = 50  # the list endpoints' maximum page size
 POLL_EACH_MAX = 3  # up to this many watched looks, single GETs are as cheap as a list
+POLL_FLOOR = 0.2  # never two poll cycles closer than this, whatever the predictions say
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +78,14 @@ class Abandoned(Exception):
 
 
 class _Node:
-    __slots__ = ("step", "record", "phase", "order")
+    __slots__ = ("step", "record", "phase", "order", "since")
 
     def __init__(self, step: Step, record: Record, order: int) -> None:
         self.step = step
         self.record = record
         self.phase = "waiting"  # waiting | ready | running | watch | done | left
         self.order = order
+        self.since = 0.0  # when its training started, as far as we know
 
     @property
     def spec(self):  # noqa: ANN201 - ItemSpec
@@ -119,6 +121,7 @@ class Scheduler:
         self._idle_since: float | None = None
         self._poll_soon = False
         self._scan_pages = 1
+        self._training_estimate: float | None = None  # shortest training seen: when to look next
         self.creations = 0
         self.consent_requests = 0
 
@@ -337,6 +340,7 @@ class Scheduler:
 
     def _start_watching(self, node: _Node) -> None:
         node.phase = "watch"
+        node.since = anyio.current_time()
         if node.record.status == "training":
             self.gate.started()
         self._watch[node.record.look_id or ""] = node
@@ -349,6 +353,9 @@ class Scheduler:
         if status == "completed" or (status is None and rec.status == "training"):
             # `status` is only reported for private avatars; absent means usable.
             was_training = rec.status == "training"
+            if was_training and node.phase == "watch":
+                seen = anyio.current_time() - node.since
+                self._training_estimate = min(seen, self._training_estimate or seen)
             self.ledger.update(rec, status="succeeded", preview_image_url=look.get("preview_image_url") or rec.preview_image_url,
                                error_code=None, error_message=None, error_source=None)
             self._stop_watching(node, was_training)
@@ -369,6 +376,7 @@ class Scheduler:
             return True
         if status == "processing" and rec.status == "awaiting_consent":
             self.ledger.update(rec, status="training")
+            node.since = anyio.current_time()
             if node.phase == "watch":
                 self.gate.started()
             self.report("consent_approved", key=node.spec.key)
@@ -448,19 +456,27 @@ class Scheduler:
     # -- watching training and consent -----------------------------------------------------------
 
     async def _poller(self) -> None:
+        """Poll when a look is expected to be done (learned from the shortest training seen so
+        far), else on a backoff that grows while nothing changes."""
         interval = self.options.poll_min
+        last = anyio.current_time()
         while not self._finished.is_set():
             if not self._watch:
                 await self._wait_change()
                 continue
-            pause = interval
+            due = last + interval
+            expected = self._next_expected(after=last)
+            if expected is not None:
+                due = min(due, expected)
+            due = max(due, last + POLL_FLOOR)
             if self._idle_since is not None and not self.options.no_wait:
                 # wake in time to honour --wait-timeout even when the backoff has grown long
-                pause = min(pause, max(0.0, self._idle_since + self.options.wait_timeout - anyio.current_time()))
-            with anyio.move_on_after(pause):
+                due = min(due, self._idle_since + self.options.wait_timeout)
+            with anyio.move_on_after(max(0.0, due - anyio.current_time())):
                 await self._finished.wait()
             if self._finished.is_set():
                 return
+            last = anyio.current_time()
             changed = await self._poll_cycle()
             if changed or self._poll_soon:
                 interval = self.options.poll_min
@@ -468,6 +484,18 @@ class Scheduler:
             else:
                 interval = min(self.options.poll_max, interval * 1.5)
             self._check_done()
+
+    def _next_expected(self, after: float) -> float | None:
+        """The earliest expected completion not yet checked for, if training times are known."""
+        if self._training_estimate is None:
+            return None
+        soonest = None
+        for node in self._watch.values():
+            if node.record.status == "training":
+                t = node.since + self._training_estimate
+                if t > after and (soonest is None or t < soonest):
+                    soonest = t
+        return soonest
 
     async def _poll_cycle(self) -> bool:
         watched = dict(self._watch)
