@@ -229,20 +229,23 @@ class Scheduler:
                 return
 
     def stop(self, reason: str, message: str) -> None:
-        """Stop starting new work; what is in flight finishes (or is cancelled for auth)."""
+        """Stop starting new work. 'credit' drains: what is training is still watched to its end;
+        otherwise in-flight requests finish (or, for 'auth', are cancelled) and the run ends."""
         if self._stopping is None:
             self._stopping = reason
             self._stop_message = message
             self.report("run_stopping", reason=reason, message=message)
         self.gate.release()
-        self._finished.set()
+        if reason != "credit":
+            self._finished.set()
         self._notify()
+        self._check_done()
 
     async def _wait_change(self) -> None:
         await self._wake.wait()
 
     def _check_done(self) -> None:
-        if self._ready or self._running:
+        if (self._ready and not self._stopping) or self._running:
             return
         if not self._watch:
             self._finished.set()
@@ -252,13 +255,16 @@ class Scheduler:
         if self._idle_since is None:
             self._idle_since = now
         if self.options.no_wait or now - self._idle_since >= self.options.wait_timeout:
-            self.stop("wait_timeout", "work left training or awaiting consent")
+            self._stopping = self._stopping or "wait_timeout"
+            self._stop_message = self._stop_message or "work left training or awaiting consent"
+            self._finished.set()
+            self._notify()
 
     async def _worker(self) -> None:
         while True:
-            while not self._ready and not self._finished.is_set():
+            while not self._ready and not self._finished.is_set() and not self._stopping:
                 await self._wait_change()
-            if self._finished.is_set():
+            if self._finished.is_set() or self._stopping:
                 return
             _, _, _, key = heapq.heappop(self._ready)
             node = self.nodes[key]
@@ -441,8 +447,8 @@ class Scheduler:
                         raise Abandoned from None
                     continue
                 if decision.verdict is Verdict.STOP_RUN:
+                    # The item records the 401/403 (so `status` shows its fix); the run stops.
                     self.stop("auth", _describe(error))
-                    raise Abandoned from None
                 if decision.verdict is Verdict.STOP_NEW_WORK:
                     self.stop("credit", f"{_describe(error)}: out of credits, no new work started")
                 source = "heygen" if isinstance(error, HttpError) else "transport"

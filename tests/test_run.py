@@ -145,3 +145,27 @@ async def test_wait_timeout_leaves_consent_waiting_with_exit_4_then_the_next_run
     assert second.exit_code == ExitCode.OK, second.counts
     assert stats["consent_requests"]["total"] == 1
     assert stats["created"]["looks"] == 3
+
+
+async def test_a_tier_without_avatar_creation_stops_the_run_and_says_why(tmp_path):
+    from batchavatars.summary import fix_for
+
+    with serve(SandboxConfig(forbidden=True, rate_limit=None)) as sb:
+        result = await run_items([avatar("a"), avatar("b"), avatar("c")], sb.url, tmp_path / "l.db", concurrency=1)
+        assert creations(sb.stats()) == 1  # the first 403 stopped the run
+    assert result.exit_code == ExitCode.AUTH
+    failed = [r for r in result.records if r.status == "failed"]
+    assert len(failed) == 1 and failed[0].error_code == "forbidden"
+    assert "tier lacks avatar creation" in fix_for(failed[0].error_code)
+    assert sorted(r.status for r in result.records) == ["failed", "pending", "pending"]
+
+
+async def test_out_of_credits_fails_that_item_and_starts_no_new_work(tmp_path):
+    items = [avatar(f"a{i}") for i in range(6)]
+    with serve(SandboxConfig(credits=2, training_seconds=0.05, rate_limit=None)) as sb:
+        result = await run_items(items, sb.url, tmp_path / "l.db", concurrency=1)
+        assert creations(sb.stats()) == 3  # two made, the third refused, nothing after it
+    statuses = [r.status for r in result.records]
+    assert statuses.count("succeeded") == 2 and statuses.count("failed") == 1 and statuses.count("pending") == 3
+    assert result.stopped == "credit" and result.exit_code == ExitCode.ITEMS_FAILED
+    assert next(r for r in result.records if r.status == "failed").error_code == "insufficient_credit"
