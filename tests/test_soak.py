@@ -107,7 +107,8 @@ def test_killed_at_random_points_and_restarted_until_done_makes_nothing_twice(tm
 
 
 @pytest.mark.slow
-def test_sigint_stops_new_work_records_everything_and_exits_130(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_new_work_records_everything_and_exits_130(tmp_path, signum):
     manifest = tmp_path / "int.yaml"
     manifest.write_text(roster_yaml(30))
     with serve(SandboxConfig(training_seconds=0.2, consent_approval_seconds=0.2, rate_limit=None, latency=0.02)) as sb:
@@ -115,7 +116,7 @@ def test_sigint_stops_new_work_records_everything_and_exits_130(tmp_path):
             [sys.executable, "-m", "batchavatars", "run", str(manifest), "--base-url", sb.url, "--rate", "20"],
             env={**os.environ, "HEYGEN_API_KEY": "k"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err.decode()[-2000:]
         assert b"Traceback" not in err
