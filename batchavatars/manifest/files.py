@@ -1,0 +1,186 @@
+"""Local files: reading the manifest and its CSV roster safely, resolving `file`/reference-image
+values to FileRefs, and checking local media files (stat + access, never reading them)."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..spec import FileRef
+
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+
+PHOTO_EXTS = (".png", ".jpg", ".jpeg")
+VIDEO_EXTS = (".mp4", ".webm")
+_OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
+# The common case, settled without urlsplit: scheme, a plain host name, no port, then a path.
+_PLAIN_URL = re.compile(r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
+                        r"(?:[/?#][^\s\x00-\x1f\x7f]*)?")
+
+
+class SourceError(Exception):
+    """A manifest or roster cannot be read. `line`/`col` are 0-based when the bytes were read."""
+
+    def __init__(self, message: str, fix: str, line: int | None = None, col: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.fix, self.line, self.col = message, fix, line, col
+
+
+def read_source(path: str, what: str) -> bytes:
+    """The bytes of a manifest/roster at `path` (absolute), BOM removed, checked to be UTF-8.
+
+    Refuses missing files, directories, non-regular files (a FIFO would block), unreadable files,
+    files over 64 MiB (before reading them) and empty ones."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceError(f"{what} not found", "check the path (a roster's path is relative to the manifest's folder)"
+                          if what.startswith("roster") else "check the path (it is relative to the current folder)") from None
+    except NotADirectoryError:
+        raise SourceError(f"{what} not found (a part of its path is a file, not a folder)",
+                          "check the path") from None
+    except PermissionError:
+        raise SourceError(f"{what} cannot be reached (permission denied)",
+                          "check the permissions of its folders") from None
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{what} cannot be opened ({_reason(exc)})", "check the path") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SourceError(f"{what} is a directory, not a file", "pass the path of the YAML/CSV file itself")
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceError(f"{what} is not a regular file (a device, pipe or socket)", "pass a regular file")
+    if st.st_size > MAX_SOURCE_BYTES:
+        raise SourceError(f"{what} is {st.st_size / 1048576:.1f} MiB; the limit is 64 MiB",
+                          "split it into several manifests")
+    if not os.access(path, os.R_OK):
+        raise SourceError(f"{what} is not readable (permission denied)", f"chmod u+r {path}")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SOURCE_BYTES + 1)
+    except IsADirectoryError:  # pragma: no cover - raced
+        raise SourceError(f"{what} is a directory, not a file", "pass the path of the file itself") from None
+    except OSError as exc:
+        raise SourceError(f"{what} cannot be read ({_reason(exc)})", "check the file and its permissions") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise SourceError(f"{what} is over 64 MiB", "split it into several manifests")
+    return check_utf8(data, what)
+
+
+def check_utf8(data: bytes, what: str) -> bytes:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SourceError(f"{what} is UTF-16 encoded", "save it as UTF-8", 0, 0)
+    if not data.strip():
+        raise SourceError(f"{what} is empty", "start from `batchavatars init`" if what.startswith("manifest")
+                          else "write a header row and at least one row", 0, 0)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n")
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace"))
+        raise SourceError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                          "save it as UTF-8", line, col) from None
+    return data
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def is_url(value: str) -> bool:
+    head = value[:8].lower()
+    return head.startswith("http://") or head.startswith("https://")
+
+
+def url_problem(value: str) -> str | None:
+    """Why `value` is not a usable http(s) URL, or None. Syntax only: nothing is fetched."""
+    if _PLAIN_URL.fullmatch(value):
+        return None
+    if _BAD_URL_CHARS.search(value):
+        return "contains spaces or control characters (percent-encode them, e.g. %20)"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "is not an http(s) URL"
+    if not host:
+        return "has no host name"
+    return None
+
+
+def resolve_path(value: str, base_dir: str) -> str:
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+
+
+@dataclass(frozen=True, slots=True)
+class FileIssue:
+    message: str
+    fix: str
+
+
+class FileChecker:
+    """Checks local media files, stat-ing each path once."""
+
+    def __init__(self) -> None:
+        self._stat: dict[str, FileIssue | None] = {}
+
+    def check(self, path: str, exts: tuple[str, ...], what: str) -> FileIssue | None:
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in exts:
+            return _ext_issue(path, ext, exts, what)
+        if path not in self._stat:
+            self._stat[path] = _stat_issue(path)
+        return self._stat[path]
+
+
+def _ext_issue(path: str, ext: str, exts: tuple[str, ...], what: str) -> FileIssue:
+    allowed = ", ".join(exts)
+    shown = ext or "no extension"
+    if exts == VIDEO_EXTS and ext in (".mov", ".m4v", ".avi", ".mkv", ".qt"):
+        return FileIssue(f"{path}: {shown} footage is not accepted by HeyGen's asset upload (mp4 and webm only)",
+                         f"convert it, e.g. `ffmpeg -i {os.path.basename(path)} "
+                         f"{os.path.splitext(os.path.basename(path))[0]}.mp4`, and point `file` at the .mp4")
+    if exts == PHOTO_EXTS and ext in (".heic", ".webp", ".gif", ".bmp", ".tif", ".tiff"):
+        return FileIssue(f"{path}: {shown} images are not accepted ({what} must be {allowed})",
+                         "convert it to JPEG or PNG")
+    return FileIssue(f"{path}: {shown} is not a supported {what} type ({allowed})",
+                     f"use a {allowed} file")
+
+
+def _stat_issue(path: str) -> FileIssue | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return FileIssue(f"{path}: no such file", "check the path; relative paths start at the folder of the "
+                                                 "manifest (or of the CSV roster for its rows)")
+    except NotADirectoryError:
+        return FileIssue(f"{path}: no such file (a part of the path is a file)", "check the path")
+    except (OSError, ValueError) as exc:
+        return FileIssue(f"{path}: cannot be checked ({_reason(exc)})", "check the path and its permissions")
+    if stat.S_ISDIR(st.st_mode):
+        return FileIssue(f"{path}: is a directory", "point at the media file itself")
+    if not stat.S_ISREG(st.st_mode):
+        return FileIssue(f"{path}: is not a regular file", "point at a regular media file")
+    if st.st_size == 0:
+        return FileIssue(f"{path}: is empty (0 bytes)", "replace it with the real media file")
+    if not os.access(path, os.R_OK):
+        return FileIssue(f"{path}: is not readable (permission denied)", f"chmod u+r {path}")
+    return None
+
+
+def file_ref(value: str, base_dir: str) -> tuple[FileRef, str | None]:
+    """A string `file`/reference image: URL when http(s)://, else a path relative to base_dir.
+    Returns the FileRef and a syntax problem (for URLs and other schemes) or None."""
+    if is_url(value):
+        return FileRef("url", value), url_problem(value)
+    if _OTHER_SCHEME.match(value):
+        return FileRef("url", value), "uses a scheme other than http(s)"
+    return FileRef("path", resolve_path(value, base_dir), written=value), None
