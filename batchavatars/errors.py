@@ -26,7 +26,7 @@ class Problem:
         where = f"{self.location}: " if self.location else ""
         item = f"[{self.key}] " if self.key else ""
         fix = f" Fix: {self.fix}" if self.fix else ""
-        return f"{where}{item}{self.message}.{fix}".replace("..", ".")
+        return f"{where}{item}{self.message.rstrip('.')}.{fix}"
 
 
 class ManifestError(BatchAvatarsError):

@@ -30,6 +30,13 @@ class FileRef:
     kind: FileKind
     # url: the URL; path: an absolute path (resolved against the manifest's folder); asset_id: the id
     value: str
+    # a path as written in the manifest or roster: what the spec hash takes, so that moving the
+    # project's folder does not make every local-file item look changed
+    written: str = field(default="", compare=False)
+
+    @property
+    def identity(self) -> str:
+        return self.written or self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +65,9 @@ class ItemSpec:
             "parent": self.parent,
             "avatar_group_id": self.avatar_group_id,
             "avatar_id": self.avatar_id,
-            "file": [self.file.kind, self.file.value] if self.file else None,
+            "file": [self.file.kind, self.file.identity] if self.file else None,
             "prompt": self.prompt,
-            "reference_images": [[r.kind, r.value] for r in self.reference_images],
+            "reference_images": [[r.kind, r.identity] for r in self.reference_images],
         }
         raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(raw).hexdigest()[:32]

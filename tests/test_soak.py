@@ -70,7 +70,8 @@ async def test_soak_with_every_kind_of_fault_ends_all_succeeded_and_no_duplicate
 
 def _run(manifest: Path, url: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "batchavatars", "run", str(manifest), "--base-url", url, "--rate", "0",
+        # paced at 40 requests/s, a whole run takes a few seconds: kills land mid-run, not after it
+        [sys.executable, "-m", "batchavatars", "run", str(manifest), "--base-url", url, "--rate", "40",
          "--concurrency", "16", "--max-attempts", "12", "--log-format", "json", "-q"],
         env={**os.environ, "HEYGEN_API_KEY": "soak-key"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -88,7 +89,7 @@ def test_killed_at_random_points_and_restarted_until_done_makes_nothing_twice(tm
         for _ in range(40):
             proc = _run(manifest, sb.url)
             try:
-                code = proc.wait(timeout=rng.uniform(0.4, 2.0))
+                code = proc.wait(timeout=rng.uniform(0.6, 1.6))
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
