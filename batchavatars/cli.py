@@ -37,6 +37,12 @@ def _user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception as exc:  # a bug of ours: one line, not a traceback; the ledger is committed as it stands
+        if os.environ.get("BATCHAVATARS_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}. The ledger is consistent; please report this "
+                   "(BATCHAVATARS_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(int(ExitCode.ITEMS_FAILED))
 
 
 def _ledger_path(manifest: Path | None, ledger: str | None) -> Path:

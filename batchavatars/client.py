@@ -116,10 +116,16 @@ class HeyGenClient:
     async def create_avatar(self, body: dict[str, Any], idempotency_key: str) -> Created:
         data = await self._call("POST", "/v3/avatars", json=body, idempotency_key=idempotency_key,
                                 timeout=self.timeouts.for_write(), route="POST /v3/avatars")
-        return Created(look=data["avatar_item"], group=data["avatar_group"])
+        look, group = data.get("avatar_item"), data.get("avatar_group") or {}
+        if not isinstance(look, dict) or not look.get("id") or not isinstance(group, dict):
+            raise TransportError("POST /v3/avatars: answer lacks avatar_item.id")
+        return Created(look=look, group=group)
 
     async def get_look(self, look_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/v3/avatars/looks/{look_id}", route="GET /v3/avatars/looks/{id}")
+        look = await self._call("GET", f"/v3/avatars/looks/{look_id}", route="GET /v3/avatars/looks/{id}")
+        if not isinstance(look, dict):
+            raise TransportError("GET /v3/avatars/looks/{id}: answer is not a look")
+        return look
 
     async def get_group(self, group_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/v3/avatars/{group_id}", route="GET /v3/avatars/{id}")
@@ -146,7 +152,10 @@ class HeyGenClient:
         data = await self._call("POST", f"/v3/avatars/{group_id}/consent", json=body,
                                 idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
                                 route="POST /v3/avatars/{id}/consent")
-        return data.get("avatar_group", {}), data.get("url")
+        if not isinstance(data, dict):
+            raise TransportError("POST /v3/avatars/{id}/consent: answer is not an object")
+        url = data.get("url")
+        return data.get("avatar_group") or {}, str(url) if url else None
 
     # -- assets --------------------------------------------------------------------------------
 
@@ -158,14 +167,16 @@ class HeyGenClient:
                 files = {"file": (path.name, fh, content_type)}
                 data = await self._call("POST", "/v3/assets", files=files, idempotency_key=idempotency_key,
                                         timeout=self.timeouts.for_upload(), route="POST /v3/assets")
-            return str(data["asset_id"])
+            return _asset_id(data, "POST /v3/assets")
         ticket = await self._call(
             "POST", "/v3/assets/direct-uploads",
             json={"filename": path.name, "content_type": content_type, "size_bytes": size,
                   "checksum_sha256": sha256},
             idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
             route="POST /v3/assets/direct-uploads")
-        asset_id = str(ticket["asset_id"])
+        asset_id = _asset_id(ticket, "POST /v3/assets/direct-uploads")
+        if not isinstance(ticket.get("upload_url"), str):
+            raise TransportError("POST /v3/assets/direct-uploads: answer lacks upload_url")
         await self._put_bytes(ticket["upload_url"], dict(ticket.get("upload_headers") or {}), path, size)
         await self._call("POST", f"/v3/assets/{asset_id}/complete", json={"checksum_sha256": sha256},
                          idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
@@ -195,7 +206,10 @@ class HeyGenClient:
 
     async def _page(self, path: str, params: dict[str, Any], route: str) -> Page:
         body = await self._call("GET", path, params=params, route=route, envelope=False)
-        return Page(items=list(body.get("data") or []), next_token=body.get("next_token") if body.get("has_more") else None)
+        data = body.get("data")
+        items = [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+        token = body.get("next_token") if body.get("has_more") else None
+        return Page(items=items, next_token=str(token) if token else None)
 
     def _count(self, route: str) -> None:
         self.stats.requests += 1
@@ -250,6 +264,12 @@ def _http_error(response: httpx.Response) -> HttpError:
         request_id=response.headers.get("x-request-id") or response.headers.get("x-heygen-request-id"),
         retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
+
+
+def _asset_id(data: Any, route: str) -> str:
+    if not isinstance(data, dict) or not data.get("asset_id"):
+        raise TransportError(f"{route}: answer lacks asset_id")
+    return str(data["asset_id"])
 
 
 def file_sha256(path: Path) -> str:

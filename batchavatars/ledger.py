@@ -134,8 +134,12 @@ class Ledger:
 
     @staticmethod
     def _create_private(path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)  # ids and consent links: owner only
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)  # ids and consent links: owner only
+        except OSError as exc:
+            raise LedgerError(f"{path}: cannot create the ledger ({exc.strerror}). "
+                              "Fix: pass --ledger PATH in a writable folder") from None
         os.close(fd)
 
     @staticmethod
@@ -234,7 +238,11 @@ class Ledger:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise LedgerError(f"{lock_path}: cannot take the run lock ({exc.strerror}). "
+                              "Fix: put the ledger in a writable folder (--ledger PATH)") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -290,7 +290,10 @@ class Scheduler:
             assets = {}
             for ref in (spec.file, *spec.reference_images):
                 if ref is not None and ref.kind == "path":
-                    assets[ref.value] = await self.assets.asset_id(ref.value)
+                    try:
+                        assets[ref.value] = await self.assets.asset_id(ref.value)
+                    except OSError as exc:  # validated at load, but gone or changed since
+                        raise ItemFailed("file_unreadable", f"{ref.value}: {exc.strerror or exc}", "local") from None
             parent = self._parent(node)
             body = create_body(
                 spec,
@@ -427,6 +430,8 @@ class Scheduler:
             attempt += 1
             if self.meter is not None:
                 await self.meter.acquire(background=background)
+            if self._stopping and creation:
+                raise Abandoned  # stopped while waiting for a slot: the POST never leaves
             try:
                 result = await fn()
             except ApiError as error:
@@ -517,8 +522,16 @@ class Scheduler:
         looks: list[dict[str, Any]] = []
         try:
             if how == "each":
-                for look_id in watched:
-                    looks.append(await self._call(lambda: self.client.get_look(look_id), what="poll", background=True))
+                for look_id, node in watched.items():
+                    try:
+                        looks.append(await self._call(lambda: self.client.get_look(look_id), what="poll",
+                                                      background=True))
+                    except ItemFailed as failure:
+                        if failure.code != "not_found":
+                            raise
+                        # deleted on HeyGen's side while we watched it: say so rather than wait forever
+                        self._stop_watching(node, node.record.status == "training")
+                        self._fail(node, failure.code, "the look is no longer on the account", failure.source)
             elif how == "group":
                 for group_id in groups:
                     looks.extend(await self._list_all(group_id))

@@ -167,3 +167,36 @@ def test_every_command_has_help_with_an_example():
     for command in ("validate", "plan", "run", "status", "export", "sandbox", "schema", "init"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Example" in result.output, command
+
+
+def test_a_ledger_that_cannot_be_created_is_a_clear_usage_error(tmp_path):
+    manifest = write(tmp_path, GOOD)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = invoke("run", manifest, "--sandbox", "--ledger", str(blocker / "sub" / "l.db"))
+    assert result.exit_code == 2 and "cannot create the ledger" in result.output
+
+
+async def _malformed_server(scope, receive, send):
+    """Any server that answers 200 with something that is not the documented shape."""
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"data": {"unexpected": true}}'})
+
+
+@pytest.mark.anyio
+async def test_a_server_answering_nonsense_fails_items_instead_of_crashing(tmp_path):
+    import httpx
+
+    from batchavatars.client import HeyGenClient
+    from batchavatars.ledger import Ledger
+    from batchavatars.plan import build_plan
+    from batchavatars.scheduler import RunOptions, Scheduler
+
+    from .specs import avatar
+
+    book = Ledger(tmp_path / "l.db")
+    async with HeyGenClient("http://test", "k", transport=httpx.ASGITransport(app=_malformed_server)) as client:
+        scheduler = Scheduler(build_plan([avatar("a")], {}), book, client, RunOptions(rate=0, max_attempts=2, seed=1))
+        result = await scheduler.run()
+    assert result.counts == {"failed": 1}
+    assert "avatar_item" in result.records[0].error_message
