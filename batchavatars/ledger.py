@@ -91,6 +91,7 @@ class Record:
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(Record))
+_INSERT = f"INSERT OR REPLACE INTO items ({', '.join(RECORD_FIELDS)}) VALUES ({', '.join('?' * len(RECORD_FIELDS))})"
 _UPDATABLE = frozenset(RECORD_FIELDS) - {"key", "created_at"}
 
 
@@ -131,6 +132,7 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: not a usable ledger ({exc}). Fix: move it aside and run with --adopt") from None
         self._in_batch = False
+        self._update_sql: dict[tuple[str, ...], str] = {}
 
     @staticmethod
     def _create_private(path: Path) -> None:
@@ -178,13 +180,18 @@ class Ledger:
 
     def put(self, record: Record) -> None:
         """Insert or replace a whole record (timestamps filled in)."""
+        self.put_many([record])
+
+    def put_many(self, records: list[Record]) -> None:
         stamp = now_iso()
-        record.created_at = record.created_at or stamp
-        record.updated_at = stamp
-        values = asdict(record)
-        cols = ", ".join(RECORD_FIELDS)
-        marks = ", ".join(f":{c}" for c in RECORD_FIELDS)
-        self._write(f"INSERT OR REPLACE INTO items ({cols}) VALUES ({marks})", values)
+        for record in records:
+            record.created_at = record.created_at or stamp
+            record.updated_at = stamp
+        rows = [tuple(getattr(r, f) for f in RECORD_FIELDS) for r in records]
+        try:
+            self._db.executemany(_INSERT, rows)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions") from None
 
     def update(self, record: Record, **changes: object) -> Record:
         """Apply changes to the in-memory record and commit them; returns the record."""
@@ -195,8 +202,12 @@ class Ledger:
             setattr(record, name, value)
         record.updated_at = now_iso()
         changes["updated_at"] = record.updated_at
-        assignments = ", ".join(f"{c}=:{c}" for c in changes)
-        self._write(f"UPDATE items SET {assignments} WHERE key=:key", {**changes, "key": record.key})
+        names = tuple(changes)
+        sql = self._update_sql.get(names)
+        if sql is None:  # a handful of shapes recur millions of times at scale: build each once
+            sql = self._update_sql[names] = f"UPDATE items SET {', '.join(f'{c}=:{c}' for c in names)} WHERE key=:key"
+        changes["key"] = record.key
+        self._write(sql, changes)
         return record
 
     @contextmanager

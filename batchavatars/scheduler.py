@@ -130,6 +130,7 @@ class Scheduler:
     def _prepare(self) -> None:
         """Ledger records for every selected item, reset where the plan retries or recreates."""
         existing = self.ledger.records()
+        new: list[Record] = []
         with self.ledger.batch():
             for order, (key, step) in enumerate(self.plan.steps.items()):
                 record = existing.get(key)
@@ -137,7 +138,7 @@ class Scheduler:
                 if record is None:
                     record = Record(key=key, kind=spec.kind, type=spec.type, name=spec.name, parent=spec.parent,
                                     status="pending", spec_hash=spec.spec_hash)
-                    self.ledger.put(record)
+                    new.append(record)
                 elif step.action in ("create", "retry"):
                     fresh = record.spec_hash != spec.spec_hash or key in self._recreate
                     definitive = record.status == "failed" and record.error_source == "heygen"
@@ -154,6 +155,7 @@ class Scheduler:
                         changes.update(status="pending")
                     self.ledger.update(record, **changes)
                 self.nodes[key] = _Node(step, record, order)
+            self.ledger.put_many(new)
 
         for node in self.nodes.values():
             rec = node.record
