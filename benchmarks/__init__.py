@@ -1,0 +1,1 @@
+"""Benchmarks: batchavatars against two hand-written baselines on the sandbox. Run: python -m benchmarks"""
