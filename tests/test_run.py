@@ -169,3 +169,17 @@ async def test_out_of_credits_fails_that_item_and_starts_no_new_work(tmp_path):
     assert statuses.count("succeeded") == 2 and statuses.count("failed") == 1 and statuses.count("pending") == 3
     assert result.stopped == "credit" and result.exit_code == ExitCode.ITEMS_FAILED
     assert next(r for r in result.records if r.status == "failed").error_code == "insufficient_credit"
+
+
+async def test_no_wait_returns_once_everything_sendable_is_sent_and_the_next_run_carries_on(tmp_path):
+    items = [avatar("a"), look("a-look", "a"), avatar("twin", "digital_twin")]
+    with serve(SandboxConfig(training_seconds=0.5, consent_approval_seconds=0.2, rate_limit=None)) as sb:
+        first = await run_items(items, sb.url, tmp_path / "l.db", no_wait=True)
+        records = {r.key: r for r in first.records}
+        assert first.exit_code == ExitCode.WAITING
+        assert records["a"].status == "training" and records["a-look"].status == "pending"
+        assert records["twin"].status == "awaiting_consent" and records["twin"].consent_url  # consent asked before leaving
+        assert creations(sb.stats()) == 2
+        second = await run_items(items, sb.url, tmp_path / "l.db")
+        assert second.exit_code == ExitCode.OK
+        assert creations(sb.stats()) == 3 and sb.stats()["consent_requests"]["total"] == 1
