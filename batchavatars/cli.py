@@ -17,7 +17,7 @@ from rich.console import Console
 from . import __version__
 from .errors import BatchAvatarsError, UsageError
 from .exitcodes import ExitCode
-from .ledger import Ledger, default_ledger_path
+from .ledger import Ledger, Record, default_ledger_path
 
 EPILOG_EXIT = ("Exit codes: 0 all succeeded, 1 some failed or blocked, 2 usage/manifest/ledger error, "
                "3 key rejected or not permitted, 4 work left waiting, 130 interrupted.")
@@ -52,6 +52,16 @@ def _ledger_path(manifest: Path | None, ledger: str | None) -> Path:
     if manifest is None:
         raise UsageError("which ledger? Fix: name the MANIFEST, or pass --ledger PATH (or set BATCHAVATARS_LEDGER)")
     return default_ledger_path(manifest.resolve())
+
+
+def _read_ledger(manifest: str | None, ledger: str | None) -> tuple[Path, list[Record]]:
+    """The records of an existing ledger, for the commands that only read it."""
+    path = _ledger_path(Path(manifest) if manifest else None, ledger)
+    book = Ledger(path, create=False)
+    try:
+        return path, list(book.records().values())
+    finally:
+        book.close()
 
 
 def _check_base_url(url: str) -> str:
@@ -125,11 +135,7 @@ def plan(manifest: str, ledger: str | None, only: tuple[str, ...], exclude: tupl
     with _user_errors():
         loaded = _load(manifest)
         path = _ledger_path(loaded.path, ledger)
-        records = {}
-        if path.exists():
-            book = Ledger(path, create=False)
-            records = book.records()
-            book.close()
+        records = {r.key: r for r in _read_ledger(None, str(path))[1]} if path.exists() else {}
         the_plan = build_plan(loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude))
         if as_json:
             rows = [{"key": s.spec.key, "kind": s.spec.kind, "type": s.spec.type, "name": s.spec.name,
@@ -210,21 +216,12 @@ def status(manifest: str | None, ledger: str | None, as_json: bool) -> None:
     \b
     Example:  batchavatars status manifests/example.yaml
     """
-    from .summary import counts_of, fix_for, render_records
+    from .summary import outcome, render_records
 
     with _user_errors():
-        path = _ledger_path(Path(manifest) if manifest else None, ledger)
-        book = Ledger(path, create=False)
-        records = list(book.records().values())
-        book.close()
+        path, records = _read_ledger(manifest, ledger)
         if as_json:
-            click.echo(json.dumps({
-                "ledger": str(path), "counts": counts_of(records),
-                "failed": [{"key": r.key, "status": r.status, "error_code": r.error_code,
-                            "error_message": r.error_message, "fix": fix_for(r.error_code)}
-                           for r in records if r.status in ("failed", "blocked")],
-                "awaiting_consent": [{"key": r.key, "consent_url": r.consent_url}
-                                     for r in records if r.status == "awaiting_consent"]}, indent=2))
+            click.echo(json.dumps({"ledger": str(path), **outcome(records)}, indent=2))
             return
         render_records(Console(), records, title=f"Ledger {path}")
 
@@ -243,10 +240,7 @@ def export(manifest: str | None, ledger: str | None, fmt: str, output: str | Non
     from . import export as exporter
 
     with _user_errors():
-        path = _ledger_path(Path(manifest) if manifest else None, ledger)
-        book = Ledger(path, create=False)
-        records = list(book.records().values())
-        book.close()
+        _, records = _read_ledger(manifest, ledger)
         if output:
             with open(output, "w", encoding="utf-8", newline="") as out:
                 n = exporter.write(records, fmt, out)

@@ -20,7 +20,7 @@ from .ledger import Ledger, default_ledger_path
 from .logs import configure, log_reporter
 from .plan import build_plan
 from .scheduler import RunOptions, RunResult, Scheduler
-from .summary import counts_of, fix_for, render_records
+from .summary import outcome, render_records
 
 SANDBOX_KEY = "sandbox-key"  # the simulator accepts any key; never a real one
 
@@ -101,7 +101,7 @@ async def _run(items: Any, book: Ledger, url: str, api_key: str, options: RunOpt
 def summary_dict(result: RunResult, ledger: Path, credits: float) -> dict[str, Any]:
     return {
         "exit_code": int(result.exit_code),
-        "counts": counts_of(result.records),
+        **outcome(result.records),
         "stopped": result.stopped,
         "elapsed_seconds": round(result.elapsed, 3),
         "requests": result.requests,
@@ -111,8 +111,4 @@ def summary_dict(result: RunResult, ledger: Path, credits: float) -> dict[str, A
         "uploads": result.uploads,
         "consent_requests": result.consent_requests,
         "ledger": str(ledger),
-        "failed": [{"key": r.key, "status": r.status, "error_code": r.error_code, "error_message": r.error_message,
-                    "fix": fix_for(r.error_code)} for r in result.records if r.status in ("failed", "blocked")],
-        "awaiting_consent": [{"key": r.key, "consent_url": r.consent_url}
-                             for r in result.records if r.status == "awaiting_consent"],
     }

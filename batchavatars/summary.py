@@ -44,6 +44,17 @@ def counts_of(records: Iterable[Record]) -> dict[str, int]:
     return out
 
 
+def outcome(records: list[Record]) -> dict[str, object]:
+    """Counts, failures with their fix, consent links waiting: for `status --json` and `--json-summary`."""
+    return {
+        "counts": counts_of(records),
+        "failed": [{"key": r.key, "status": r.status, "error_code": r.error_code, "error_message": r.error_message,
+                    "fix": fix_for(r.error_code)} for r in records if r.status in ("failed", "blocked")],
+        "awaiting_consent": [{"key": r.key, "name": r.name, "consent_url": r.consent_url}
+                             for r in records if r.status == "awaiting_consent"],
+    }
+
+
 def render_records(console: Console, records: list[Record], *, title: str) -> None:
     counts = counts_of(records)
     # Headings as lines, not table titles: a title wraps to the width of a narrow table.
