@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -71,7 +71,6 @@ class CallStats:
 
     requests: int = 0
     rate_limited: int = 0
-    by_route: dict[str, int] = field(default_factory=dict)
 
 
 class HeyGenClient:
@@ -213,7 +212,6 @@ class HeyGenClient:
 
     def _count(self, route: str) -> None:
         self.stats.requests += 1
-        self.stats.by_route[route] = self.stats.by_route.get(route, 0) + 1
 
     async def _call(self, method: str, path: str, *, route: str, json: Any = None, params: Any = None,
                     files: Any = None, idempotency_key: str | None = None,

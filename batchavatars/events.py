@@ -3,6 +3,7 @@ Reporter; logs, the progress display and tests subscribe. The core never formats
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -14,10 +15,10 @@ def silent(event: str, /, **fields: Any) -> None:
     """The default reporter."""
 
 
-class Fanout:
-    def __init__(self, *reporters: Reporter) -> None:
-        self.reporters = list(reporters)
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Where a run stands, for a display to read without reaching into the scheduler."""
 
-    def __call__(self, event: str, /, **fields: Any) -> None:
-        for reporter in self.reporters:
-            reporter(event, **fields)
+    statuses: dict[str, int]
+    requests: int
+    rate_limited: int

@@ -40,7 +40,6 @@ class RateMeter:
         self._epoch = 0  # bumped by every 429, so reserved slots are re-checked
         self._last_decrease = -1e9
         self._foreground_waiting = 0
-        self.rate_limited = 0
 
     async def acquire(self, *, background: bool = False) -> None:
         waited_since = self._clock()
@@ -70,7 +69,6 @@ class RateMeter:
             self.rate = min(self.max_rate, self.rate + self._increase / self.rate)
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        self.rate_limited += 1
         now = self._clock()
         if retry_after:
             self._hold_until = max(self._hold_until, now + retry_after)

@@ -4,7 +4,6 @@ It only reads a snapshot of the run; off a terminal it is never started (no cont
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from rich.console import Console, Group
@@ -13,14 +12,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from .events import Snapshot
 from .ledger import STATUSES, TERMINAL
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    statuses: dict[str, int]
-    requests: int
-    rate_limited: int
 
 
 class ProgressView:

@@ -14,7 +14,6 @@ from rich.console import Console
 
 from .client import HeyGenClient
 from .credentials import api_key_from_env
-from .events import Fanout
 from .exitcodes import ExitCode
 from .ledger import Ledger, default_ledger_path
 from .logs import configure, log_reporter
@@ -74,7 +73,7 @@ def run_command(manifest: str, *, base_url: str | None, ledger: str | None, sand
 
 async def _run(items: Any, book: Ledger, url: str, api_key: str, options: RunOptions, logger: Any, adopt: bool,
                selection: dict[str, Any], show_progress: bool) -> RunResult:
-    reporter = Fanout(log_reporter(logger))
+    reporter = log_reporter(logger)
     async with HeyGenClient(url, api_key, max_connections=max(options.concurrency * 2, 16)) as client:
         if adopt:
             from .adopt import adopt_existing

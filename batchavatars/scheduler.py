@@ -22,14 +22,14 @@ import anyio
 
 from .apierrors import ApiError, HttpError, TransportError
 from .client import HeyGenClient
-from .events import Reporter, silent
+from .events import Reporter, Snapshot, silent
 from .exitcodes import ExitCode
 from .ledger import TERMINAL, Ledger, Record
 from .meter import RateMeter, TrainingGate
 from .payload import consent_key, create_body, idempotency_key
 from .plan import Plan, Step
-from .progress import Snapshot
 from .retry import RetryPolicy, Verdict
+from .spec import ItemSpec
 from .uploads import AssetStore
 
 T = TypeVar("T")
@@ -88,7 +88,7 @@ class _Node:
         self.since = 0.0  # when its training started, as far as we know
 
     @property
-    def spec(self):  # noqa: ANN201 - ItemSpec
+    def spec(self) -> ItemSpec:
         return self.step.spec
 
 
