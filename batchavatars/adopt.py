@@ -22,7 +22,7 @@ async def _all(fetch: Callable[[str | None], Awaitable[Page]]) -> list[dict[str,
     items: list[dict[str, Any]] = []
     token: str | None = None
     while True:
-        page = await call_with_retries(lambda: fetch(token))
+        page = await call_with_retries(lambda token=token: fetch(token))
         items.extend(page.items)
         if not page.next_token:
             return items
@@ -38,15 +38,16 @@ def _depth(spec: ItemSpec, by_key: dict[str, ItemSpec]) -> int:
 
 
 async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGenClient,
-                         report: Callable[..., None]) -> dict[str, list[str]]:
-    """Returns {'adopted': [keys], 'ambiguous': [keys]}; the ledger holds the adopted records.
-    Ambiguous items are for the caller to hold back: creating one would be a guess too."""
+                         report: Callable[..., None]) -> tuple[list[str], dict[str, list[str]]]:
+    """Returns the adopted keys (their records are in the ledger) and the ambiguous ones with the
+    ids of their candidates: those are for the caller to hold back, as creating one would be a guess too."""
     items = list(items)
     records = book.records()
     todo = [s for s in items if not (records.get(s.key) and records[s.key].look_id)]
-    outcome: dict[str, list[str]] = {"adopted": [], "ambiguous": []}
+    adopted: list[str] = []
+    ambiguous: dict[str, list[str]] = {}
     if not todo:
-        return outcome
+        return adopted, ambiguous
     looks = await _all(lambda token: client.list_looks(token=token))
     by_name: dict[str, list[dict[str, Any]]] = {}
     for look in looks:
@@ -68,9 +69,8 @@ async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGen
         candidates = [lk for lk in by_name.get(spec.name, [])
                       if lk.get("id") not in taken and (want_group is None or lk.get("group_id") == want_group)]
         if len(candidates) > 1:
-            outcome["ambiguous"].append(spec.key)
-            outcome.setdefault("candidates", []).append(", ".join(str(c.get("id")) for c in candidates))
-            report("adopt_ambiguous", key=spec.key, candidates=[c.get("id") for c in candidates])
+            ambiguous[spec.key] = [str(c.get("id")) for c in candidates]
+            report("adopt_ambiguous", key=spec.key, candidates=ambiguous[spec.key])
             continue
         if not candidates:
             continue
@@ -85,6 +85,6 @@ async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGen
         record.spec_hash = spec.spec_hash
         record.error_code = record.error_message = record.error_source = None
         book.put(record)
-        outcome["adopted"].append(spec.key)
+        adopted.append(spec.key)
         report("adopted", key=spec.key, look_id=record.look_id, group_id=record.group_id, status=record.status)
-    return outcome
+    return adopted, ambiguous

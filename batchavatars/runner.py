@@ -78,10 +78,10 @@ async def _run(items: Any, book: Ledger, url: str, api_key: str, options: RunOpt
         if adopt:
             from .adopt import adopt_existing
 
-            outcome = await adopt_existing(items, book, client, reporter)
-            logger.info("adopt_done", adopted=len(outcome["adopted"]), ambiguous=outcome["ambiguous"])
-            held = {key: f"{len(ids.split(', '))} looks named like it on the account ({ids})"
-                    for key, ids in zip(outcome["ambiguous"], outcome.get("candidates", []))}
+            adopted, ambiguous = await adopt_existing(items, book, client, reporter)
+            logger.info("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
+            held = {key: f"{len(ids)} looks match it on the account ({', '.join(ids)})"
+                    for key, ids in ambiguous.items()}
         else:
             held = {}
         plan = build_plan(items, book.records(), **selection)

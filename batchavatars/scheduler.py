@@ -526,8 +526,8 @@ class Scheduler:
             if how == "each":
                 for look_id, node in watched.items():
                     try:
-                        looks.append(await self._call(lambda: self.client.get_look(look_id), what="poll",
-                                                      background=True))
+                        looks.append(await self._call(lambda look_id=look_id: self.client.get_look(look_id),
+                                                      what="poll", background=True))
                     except ItemFailed as failure:
                         if failure.code != "not_found":
                             raise
@@ -557,8 +557,9 @@ class Scheduler:
         token: str | None = None
         pages = 0
         while True:
-            page = await self._call(lambda: self.client.list_looks(group_id=group_id, token=token, limit=LOOKS_PAGE),
-                                    what="poll", background=True)
+            page = await self._call(
+                lambda token=token: self.client.list_looks(group_id=group_id, token=token, limit=LOOKS_PAGE),
+                what="poll", background=True)
             pages += 1
             looks.extend(page.items)
             token = page.next_token
