@@ -8,6 +8,7 @@ reported as ambiguous and left for the user, never guessed.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Awaitable, Callable, Iterable
 
 from .client import HeyGenClient, Page
@@ -22,7 +23,7 @@ async def _all(fetch: Callable[[str | None], Awaitable[Page]]) -> list[dict[str,
     items: list[dict[str, Any]] = []
     token: str | None = None
     while True:
-        page = await call_with_retries(lambda token=token: fetch(token))
+        page = await call_with_retries(partial(fetch, token))
         items.extend(page.items)
         if not page.next_token:
             return items
@@ -75,7 +76,7 @@ async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGen
         if not candidates:
             continue
         look = candidates[0]
-        taken.add(look.get("id"))
+        taken.add(str(look.get("id")))
         group_of[spec.key] = look.get("group_id")
         record = records.get(spec.key) or Record(key=spec.key, kind=spec.kind, type=spec.type, name=spec.name,
                                                  parent=spec.parent, status="pending", spec_hash=spec.spec_hash)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, MutableMapping, TextIO
+from typing import Any, MutableMapping
 
 import structlog
 
@@ -36,7 +36,7 @@ class Redactor:
         return self.scrub(dict(event_dict))
 
 
-def configure(*, fmt: str, verbosity: int, secrets: list[str], stream: TextIO | None = None) -> structlog.BoundLogger:
+def configure(*, fmt: str, verbosity: int, secrets: list[str], stream: Any = None) -> structlog.BoundLogger:
     """fmt: 'auto' (console on a terminal, JSON otherwise), 'console' or 'json'.
     verbosity: -1 quiet (warnings), 0 normal, 1 debug."""
     stream = stream or _CurrentStderr()

@@ -71,8 +71,8 @@ def run_command(manifest: str, *, base_url: str | None, ledger: str | None, sand
     return result.exit_code
 
 
-async def _run(items: Any, book: Ledger, url: str, api_key: str, options: RunOptions, logger: Any, adopt: bool,
-               selection: dict[str, Any], show_progress: bool) -> RunResult:
+async def _run(items: Any, book: Ledger, url: Any, api_key: str, options: RunOptions, logger: Any, adopt: bool,
+               selection: Any, show_progress: bool) -> RunResult:
     reporter = log_reporter(logger)
     async with HeyGenClient(url, api_key, max_connections=max(options.concurrency * 2, 16)) as client:
         if adopt:

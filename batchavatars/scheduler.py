@@ -16,6 +16,7 @@ import heapq
 import math
 import random
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Awaitable, Callable, TypeVar
 
 import anyio
@@ -526,7 +527,7 @@ class Scheduler:
             if how == "each":
                 for look_id, node in watched.items():
                     try:
-                        looks.append(await self._call(lambda look_id=look_id: self.client.get_look(look_id),
+                        looks.append(await self._call(partial(self.client.get_look, look_id),
                                                       what="poll", background=True))
                     except ItemFailed as failure:
                         if failure.code != "not_found":
@@ -545,11 +546,11 @@ class Scheduler:
         self.report("polled", how=how, watched=len(watched), seen=len(looks))
         changed = False
         for look in looks:
-            node = watched.get(look.get("id", ""))
-            if node is not None and node.phase == "watch":
-                changed |= self._observe(node, look)
-                if node.phase == "watch" and self._wants_consent(node):
-                    await self._consent_task(node)
+            seen = watched.get(look.get("id", ""))
+            if seen is not None and seen.phase == "watch":
+                changed |= self._observe(seen, look)
+                if seen.phase == "watch" and self._wants_consent(seen):
+                    await self._consent_task(seen)
         return changed
 
     async def _list_all(self, group_id: str | None) -> list[dict[str, Any]]:
@@ -557,9 +558,8 @@ class Scheduler:
         token: str | None = None
         pages = 0
         while True:
-            page = await self._call(
-                lambda token=token: self.client.list_looks(group_id=group_id, token=token, limit=LOOKS_PAGE),
-                what="poll", background=True)
+            page = await self._call(partial(self.client.list_looks, group_id=group_id, token=token, limit=LOOKS_PAGE),
+                                    what="poll", background=True)
             pages += 1
             looks.extend(page.items)
             token = page.next_token
