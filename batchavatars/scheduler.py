@@ -318,7 +318,8 @@ class Scheduler:
         self.ledger.update(rec, look_id=look.get("id"), group_id=group.get("id") or look.get("group_id"),
                            preview_image_url=look.get("preview_image_url"),
                            status="awaiting_consent" if status == "pending_consent" else "training")
-        self.report("item_created", key=spec.key, look_id=rec.look_id, group_id=rec.group_id, status=status)
+        self.report("item_created", key=spec.key, attempt=rec.attempts, look_id=rec.look_id, group_id=rec.group_id,
+                    status=status)
         self._satisfy(node, "group")
         self._start_watching(node)
         if status in ("completed", "failed"):
@@ -371,7 +372,7 @@ class Scheduler:
             self.ledger.update(rec, status="succeeded", preview_image_url=look.get("preview_image_url") or rec.preview_image_url,
                                error_code=None, error_message=None, error_source=None)
             self._stop_watching(node, was_training)
-            self.report("item_succeeded", key=node.spec.key, look_id=rec.look_id)
+            self.report("item_succeeded", key=node.spec.key, attempt=rec.attempts, look_id=rec.look_id)
             self._satisfy(node, "look")
             return True
         if status == "failed":
@@ -410,7 +411,8 @@ class Scheduler:
         rec = node.record
         self.ledger.update(rec, status="failed", error_code=code, error_message=message, error_source=source)
         node.phase = "done"
-        self.report("item_failed", key=node.spec.key, error_code=code, error_message=message, source=source)
+        self.report("item_failed", key=node.spec.key, attempt=rec.attempts, error_code=code, error_message=message,
+                    source=source)
         # Dependents not yet sent can never be: blocked, naming the parent.
         stack = [(node.spec.key, c) for c in self.plan.children.get(node.spec.key, ())]
         while stack:

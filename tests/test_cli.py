@@ -113,7 +113,7 @@ def test_run_status_export_against_a_server_and_the_key_never_leaks(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]  # JSON lines off a terminal
     assert {line["event"] for line in lines} >= {"item_created", "item_succeeded"}
-    assert all("key" in line for line in lines if line["event"].startswith("item_"))
+    assert all("key" in line and "attempt" in line for line in lines if line["event"].startswith("item_"))
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["exit_code"] == 0 and summary["counts"]["succeeded"] == 2 and summary["creations"] == 2
 
