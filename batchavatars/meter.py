@@ -80,34 +80,51 @@ class RateMeter:
 
 
 class TrainingGate:
+    """Admission of creations under the cap on concurrent training jobs. A creation reserves its
+    slot when admitted, so a poll that sees many completions at once lets in as many creations as
+    there are free slots, not every waiter."""
+
     def __init__(self, cap: int | None = None, *, probe_every: float = 2.0,
                  clock: Callable[[], float] = anyio.current_time) -> None:
         self.cap = cap
         self._learned = cap is None
-        self.training = 0
+        self.training = 0  # our jobs training, as far as polls have told us
+        self._reserved = 0  # creations admitted and not answered yet
         self._changed = anyio.Event()
         self._probe_every = probe_every
         self._last_probe = -1e9
         self._clock = clock
         self._released = False
+        self._probing = False  # a creation let through over the learned cap, to test it
 
     def _open(self) -> bool:
-        return self._released or self.cap is None or self.training < self.cap
+        return self._released or self.cap is None or self.training + self._reserved < self.cap
 
     def release(self) -> None:
         """The run is stopping: let every waiter through (it will see the stop and give up)."""
         self._released = True
         self._notify()
 
-    async def admit(self) -> None:
-        """Wait until a creation may go: under the cap, or as the periodic probe of a learned cap."""
+    async def slot(self) -> "Slot":
+        """Wait for a slot (or to be the periodic probe of a learned cap) and hold it."""
+        held = Slot(self)
+        await held.acquire()
+        return held
+
+    async def _admit(self) -> None:
         while not self._open():
             now = self._clock()
             if self._learned and now - self._last_probe >= self._probe_every:
                 self._last_probe = now
-                return
+                self._probing = True
+                break
             with anyio.move_on_after(self._probe_every if self._learned else None):
                 await self._changed.wait()
+        self._reserved += 1
+
+    def _unreserve(self) -> None:
+        self._reserved -= 1
+        self._notify()
 
     def _notify(self) -> None:
         self._changed.set()
@@ -115,8 +132,9 @@ class TrainingGate:
 
     def started(self) -> None:
         self.training += 1
-        if self._learned and self.cap is not None and self.training > self.cap:
-            self.cap = self.training  # the server took one more than we thought it would
+        if self._probing and self.cap is not None and self.training > self.cap:
+            self.cap = self.training  # the probe was accepted: the cap is higher than we thought
+        self._probing = False
 
     def finished(self, n: int = 1) -> None:
         self.training = max(0, self.training - n)
@@ -124,5 +142,24 @@ class TrainingGate:
 
     def on_cap_hit(self) -> None:
         """A creation got 429 while jobs of ours were training: that many is the cap, for now."""
+        self._probing = False
         if self._learned and self.training > 0:
             self.cap = self.training
+
+
+class Slot:
+    """One creation's place under the training cap, from admission until HeyGen answers. A 429
+    gives it back while the creation waits out Retry-After, and the retry queues for it again."""
+
+    def __init__(self, gate: TrainingGate) -> None:
+        self._gate = gate
+        self.held = False
+
+    async def acquire(self) -> None:
+        await self._gate._admit()
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:  # idempotent: every path out of a creation may call it
+            self.held = False
+            self._gate._unreserve()

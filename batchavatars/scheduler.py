@@ -22,11 +22,11 @@ from typing import Any, Awaitable, Callable, TypeVar
 import anyio
 
 from .apierrors import ApiError, HttpError, TransportError
-from .client import HeyGenClient
+from .client import Created, HeyGenClient
 from .events import Reporter, Snapshot, silent
 from .exitcodes import ExitCode
 from .ledger import TERMINAL, Ledger, Record
-from .meter import RateMeter, TrainingGate
+from .meter import RateMeter, Slot, TrainingGate
 from .payload import consent_key, create_body, idempotency_key
 from .plan import Plan, Step
 from .retry import RetryPolicy, Verdict
@@ -285,33 +285,17 @@ class Scheduler:
     # -- one item --------------------------------------------------------------------------------
 
     async def _create(self, node: _Node) -> None:
-        spec, rec = node.spec, node.record
-        await self.gate.admit()
-        if self._stopping:
-            raise Abandoned
+        slot = await self.gate.slot()
         try:
-            assets = {}
-            for ref in (spec.file, *spec.reference_images):
-                if ref is not None and ref.kind == "path":
-                    try:
-                        assets[ref.value] = await self.assets.asset_id(ref.value)
-                    except OSError as exc:  # validated at load, but gone or changed since
-                        raise ItemFailed("file_unreadable", f"{ref.value}: {exc.strerror or exc}", "local") from None
-            parent = self._parent(node)
-            body = create_body(
-                spec,
-                parent_look_id=parent.record.look_id if parent and node.step.need == "look" else None,
-                parent_group_id=parent.record.group_id if parent else None,
-                assets=assets)
-            key = rec.idempotency_key or idempotency_key(spec, rec.generation)
-            # The intent is durable before the request leaves: a run killed now retries this key.
-            self.ledger.update(rec, status="creating", idempotency_key=key, attempts=rec.attempts + 1)
-            self.report("item_submitting", key=spec.key, attempt=rec.attempts)
-            created = await self._call(lambda: self.client.create_avatar(body, key), what="create",
-                                        item=spec.key, creation=True)
+            if self._stopping:
+                raise Abandoned
+            created = await self._submit(node, slot)
         except ItemFailed as failure:
             self._fail(node, failure.code, failure.message, failure.source)
             return
+        finally:
+            slot.release()  # answered or given up: `started()` below takes over if it trains
+        spec, rec = node.spec, node.record
         self.creations += 1
         look, group = created.look, created.group
         status = look.get("status")
@@ -326,6 +310,29 @@ class Scheduler:
             self._observe(node, look)
         elif self._wants_consent(node):
             await self._consent_task(node)
+
+    async def _submit(self, node: _Node, slot: Slot) -> Created:
+        """Upload what is local, record the intent, POST: the creation itself."""
+        spec, rec = node.spec, node.record
+        assets = {}
+        for ref in (spec.file, *spec.reference_images):
+            if ref is not None and ref.kind == "path":
+                try:
+                    assets[ref.value] = await self.assets.asset_id(ref.value)
+                except OSError as exc:  # validated at load, but gone or changed since
+                    raise ItemFailed("file_unreadable", f"{ref.value}: {exc.strerror or exc}", "local") from None
+        parent = self._parent(node)
+        body = create_body(
+            spec,
+            parent_look_id=parent.record.look_id if parent and node.step.need == "look" else None,
+            parent_group_id=parent.record.group_id if parent else None,
+            assets=assets)
+        key = rec.idempotency_key or idempotency_key(spec, rec.generation)
+        # The intent is durable before the request leaves: a run killed now retries this key.
+        self.ledger.update(rec, status="creating", idempotency_key=key, attempts=rec.attempts + 1)
+        self.report("item_submitting", key=spec.key, attempt=rec.attempts)
+        return await self._call(partial(self.client.create_avatar, body, key), what="create",
+                                item=spec.key, slot=slot)
 
     def _wants_consent(self, node: _Node) -> bool:
         return (node.spec.type == "digital_twin" and node.spec.kind == "avatar"
@@ -429,13 +436,14 @@ class Scheduler:
     # -- requests under limits and the retry policy --------------------------------------------
 
     async def _call(self, fn: Callable[[], Awaitable[T]], *, what: str, item: str | None = None,
-                    creation: bool = False, background: bool = False) -> T:
+                    slot: Slot | None = None, background: bool = False) -> T:
+        """One request under the meter and the retry policy; `slot` marks a creation."""
         attempt = 0
         while True:
             attempt += 1
             if self.meter is not None:
                 await self.meter.acquire(background=background)
-            if self._stopping and creation:
+            if self._stopping and slot is not None:
                 raise Abandoned  # stopped while waiting for a slot: the POST never leaves
             try:
                 result = await fn()
@@ -447,12 +455,15 @@ class Scheduler:
                 if decision.rate_limited:
                     if self.meter is not None:
                         self.meter.on_rate_limited(getattr(error, "retry_after", None))
-                    if creation:
+                    if slot is not None:
                         self.gate.on_cap_hit()
+                        slot.release()  # nobody's place while waiting out Retry-After
                 if decision.verdict is Verdict.RETRY:
                     if self._stopping and not background:
                         raise Abandoned from None
                     await anyio.sleep(decision.delay)
+                    if slot is not None and not slot.held:
+                        await slot.acquire()  # queue for the cap again, behind the gate
                     if self._stopping:
                         raise Abandoned from None
                     continue

@@ -46,7 +46,7 @@ async def test_gate_holds_creations_at_the_cap_until_one_finishes():
     admitted = []
 
     async def creator():
-        await gate.admit()
+        await gate.slot()
         admitted.append(True)
 
     async with anyio.create_task_group() as tg:
@@ -64,6 +64,30 @@ async def test_gate_learns_the_cap_from_a_429_and_probes_upwards():
     gate.on_cap_hit()
     assert gate.cap == 3
     with anyio.fail_after(1):
-        await gate.admit()  # a probe goes through after probe_every
+        slot = await gate.slot()  # a probe goes through after probe_every
+    slot.release()
     gate.started()
     assert gate.cap == 4  # the server took a fourth: the cap is higher than learned
+
+
+async def test_a_burst_of_completions_admits_only_as_many_creations_as_free_slots():
+    gate = TrainingGate(cap=3)
+    for _ in range(3):
+        slot = await gate.slot()
+        slot.release()
+        gate.started()
+    admitted = []
+
+    async def creator(i):
+        await gate.slot()  # held: answered later
+        admitted.append(i)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(creator, i)
+        await anyio.sleep(0.05)
+        assert admitted == []
+        gate.finished(3)  # one poll sees all three done
+        await anyio.sleep(0.05)
+        assert len(admitted) == 3  # not all five waiters
+        tg.cancel_scope.cancel()

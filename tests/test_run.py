@@ -183,3 +183,15 @@ async def test_no_wait_returns_once_everything_sendable_is_sent_and_the_next_run
         second = await run_items(items, sb.url, tmp_path / "l.db")
         assert second.exit_code == ExitCode.OK
         assert creations(sb.stats()) == 3 and sb.stats()["consent_requests"]["total"] == 1
+
+
+async def test_the_training_job_cap_is_learned_and_respected_instead_of_collecting_429s(tmp_path):
+    items = [avatar(f"a{i}") for i in range(40)]
+    with serve(SandboxConfig(max_concurrent_training=5, training_seconds=0.2, rate_limit=None)) as sb:
+        result = await run_items(items, sb.url, tmp_path / "l.db", concurrency=8)
+        stats = sb.stats()
+    assert result.exit_code == ExitCode.OK
+    assert stats["training_peak"] == 5
+    # the first burst (before anything is known) meets the cap; after that the gate holds creations back
+    assert stats["rate_limited"]["concurrency"] <= 12, stats["rate_limited"]
+    assert stats["duplicates"] == 0
