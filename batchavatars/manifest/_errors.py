@@ -10,6 +10,7 @@ import re
 from typing import Any, Callable, Sequence
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ..errors import Problem
 from ..spec import Location
@@ -42,6 +43,7 @@ class CsvRow(YMap):
     missing value can point at its (empty) cell."""
 
     __slots__ = ("cols",)
+    cols: dict[str, int]
 
 
 def suggest(word: Any, choices: Sequence[str]) -> str | None:
@@ -154,7 +156,7 @@ def field_name(path: Sequence[Any], skip: int) -> str:
     return out
 
 
-def translate(errors: list[dict[str, Any]], root: Any, file: str, *, csv: bool = False,
+def translate(errors: Sequence[ErrorDetails], root: Any, file: str, *, csv: bool = False,
               skip_loc: Callable[[tuple[Any, ...]], bool] = lambda loc: False,
               originals: dict[tuple[int, int], str] | None = None,
               limit: int | None = None) -> tuple[list[Problem], int]:
@@ -228,7 +230,7 @@ def _allowed(section: str, inner: Sequence[Any], item: Any, csv: bool) -> tuple[
     return MANIFEST_FIELDS, "the manifest"
 
 
-def _one(err: dict[str, Any], loc: tuple[Any, ...], root: Any, file: str, csv: bool,
+def _one(err: ErrorDetails, loc: tuple[Any, ...], root: Any, file: str, csv: bool,
          originals: dict[tuple[int, int], str]) -> Problem:
     walk = Walk(root, loc, csv)
     etype = err["type"]

@@ -30,7 +30,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 try:  # libyaml: ~10x faster than the pure-Python parser
-    from yaml.cyaml import CParser as _Parser
+    from yaml._yaml import CParser as _Parser  # where it is defined; yaml.cyaml's stubs do not re-export it
 
     def _parser(data: bytes) -> Any:
         return _Parser(data)
@@ -51,11 +51,16 @@ _STR, _SEQ, _MAP = _TAG + "str", _TAG + "seq", _TAG + "map"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 
 
-class YMap(dict):
+class YMap(dict[Any, Any]):
     """A mapping with positions: `line`/`col` of the mapping, and per key (in insertion order)
     the key's and the value's line and column, flat in `pos`."""
 
+    # No per-instance __dict__. mypy does not read __slots__: the annotations declare the attributes,
+    # which are set right after construction (ymap(), read_roster()).
     __slots__ = ("line", "col", "pos")
+    line: int
+    col: int
+    pos: array[int]
 
     def _index(self, key: Any) -> int | None:
         for i, k in enumerate(self):
@@ -76,10 +81,13 @@ class YMap(dict):
         return self.pos[4 * i + 2], self.pos[4 * i + 3]
 
 
-class YList(list):
+class YList(list[Any]):
     """A sequence with positions: `line`/`col` of the sequence and of each item, flat in `pos`."""
 
-    __slots__ = ("line", "col", "pos")
+    __slots__ = ("line", "col", "pos")  # as for YMap; set by ylist()
+    line: int
+    col: int
+    pos: array[int]
 
     def item_pos(self, index: int) -> tuple[int, int]:
         if 0 <= index < len(self) and len(self.pos) >= 2 * index + 2:

@@ -261,7 +261,9 @@ class _Loader:
         return good
 
     def avatar_entries(self, root: YMap, avatars: list[tuple[int, Any]]) -> list[_Entry]:
-        raw_list = root.get("avatars")
+        if not avatars:
+            return []
+        raw_list: YList = root["avatars"]  # there are valid avatars, so there is their list
         out = []
         for index, model in avatars:
             raw = raw_list[index]
@@ -269,7 +271,9 @@ class _Loader:
         return out
 
     def look_entries(self, root: YMap, looks: list[tuple[int, Look]]) -> list[_Entry]:
-        raw_list = root.get("looks")
+        if not looks:
+            return []
+        raw_list: YList = root["looks"]  # as in avatar_entries
         out = []
         for index, model in looks:
             raw = raw_list[index]
@@ -298,8 +302,8 @@ class _Loader:
             self.notes.append(f"{shown}: the roster has a header but no rows")
             return []
         base = os.path.dirname(csv_abs)
-        rows_yl = YList(rows)
-        rows_yl.line, rows_yl.col, rows_yl.pos = 0, 0, []
+        rows_yl = _yaml.ylist(0, 0)  # no item positions: each CsvRow carries its own
+        rows_yl.extend(rows)
         try:
             models = list(enumerate(avatars_adapter.validate_python(rows_yl)))
         except ValidationError as exc:
@@ -314,7 +318,9 @@ class _Loader:
 
     def expand(self, root: YMap, templates: list[tuple[int, LookTemplate]], avatars: list[_Entry],
                looks: list[_Entry]) -> list[_Entry]:
-        raw_list = root.get("look_templates")
+        if not templates:
+            return []
+        raw_list: YList = root["look_templates"]  # as in avatar_entries
         by_key = {e.key: e for e in avatars}
         look_keys = {e.key for e in looks}
         out: list[_Entry] = []
@@ -420,7 +426,7 @@ class _Loader:
                 known[entry.key] = entry
                 continue
             where = first.location()
-            if entry.template is not None:
+            if entry.avatar is not None:  # template-made: it was made for this avatar
                 message = (f"duplicate key `{entry.key}`: the look template makes it for avatar "
                            f"`{entry.avatar.key}`, and it is already used (first at {where})")
                 fix = "change the template's key (e.g. \"{avatar}-office\") or rename the other item"

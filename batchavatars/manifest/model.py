@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -90,10 +91,13 @@ class Consent(_Strict):
         default=None, title="Reroute URL", description="Where the person lands after recording consent.")
 
 
-_NOT_BOTH_GROUP = {"not": {"required": ["group", "avatar_group_id"]}}
+_NOT_BOTH_GROUP: JsonDict = {"not": {"required": ["group", "avatar_group_id"]}}
 
 
 class _AvatarBase(_Strict):
+    # `default=None` on a non-Optional field (here and below): None means "not given", while an explicit
+    # null is still refused and the schema admits no null. Pydantic does not validate defaults; mypy
+    # cannot know that, hence the ignores.
     key: Key
     name: Name
     group: Key = Field(default=None, title="Group",  # type: ignore[assignment]
@@ -143,7 +147,7 @@ class PromptAvatar(_AvatarBase):
     type: Literal["prompt"] = Field(title="Type")
     prompt: Prompt
     reference_images: Annotated[list[FileField], Field(max_length=REFERENCE_IMAGES_MAX)] = Field(
-        default=None, title="Reference images",  # type: ignore[assignment]
+        default=None, title="Reference images",  # type: ignore[arg-type]  # None: absent (see _AvatarBase)
         description=f"At most {REFERENCE_IMAGES_MAX} images (.png, .jpg, .jpeg): {FILE_FORMS}.")
 
 
