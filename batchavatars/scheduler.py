@@ -79,7 +79,7 @@ class Abandoned(Exception):
 
 
 class _Node:
-    __slots__ = ("step", "record", "phase", "order", "since")
+    __slots__ = ("step", "record", "phase", "order", "since", "checked")
 
     def __init__(self, step: Step, record: Record, order: int) -> None:
         self.step = step
@@ -87,6 +87,7 @@ class _Node:
         self.phase = "waiting"  # waiting | ready | running | watch | done | left
         self.order = order
         self.since = 0.0  # when its training started, as far as we know
+        self.checked = 0.0  # when a poll last found it still training
 
     @property
     def spec(self) -> ItemSpec:
@@ -122,7 +123,9 @@ class Scheduler:
         self._idle_since: float | None = None
         self._poll_soon = False
         self._scan_pages = 1
-        self._training_estimate: float | None = None  # shortest training seen: when to look next
+        # Training time, bracketed by what polls saw: done by `hi`, not done at `lo` (see _learn).
+        self._train_lo = 0.0
+        self._train_hi: float | None = None
         self.creations = 0
         self.consent_requests = 0
 
@@ -360,7 +363,7 @@ class Scheduler:
 
     def _start_watching(self, node: _Node) -> None:
         node.phase = "watch"
-        node.since = anyio.current_time()
+        node.since = node.checked = anyio.current_time()
         if node.record.status == "training":
             self.gate.started()
         self._watch[node.record.look_id or ""] = node
@@ -374,8 +377,7 @@ class Scheduler:
             # `status` is only reported for private avatars; absent means usable.
             was_training = rec.status == "training"
             if was_training and node.phase == "watch":
-                seen = anyio.current_time() - node.since
-                self._training_estimate = min(seen, self._training_estimate or seen)
+                self._learn(node)
             self.ledger.update(rec, status="succeeded", preview_image_url=look.get("preview_image_url") or rec.preview_image_url,
                                error_code=None, error_message=None, error_source=None)
             self._stop_watching(node, was_training)
@@ -396,7 +398,7 @@ class Scheduler:
             return True
         if status == "processing" and rec.status == "awaiting_consent":
             self.ledger.update(rec, status="training")
-            node.since = anyio.current_time()
+            node.since = node.checked = anyio.current_time()
             if node.phase == "watch":
                 self.gate.started()
             self.report("consent_approved", key=node.spec.key)
@@ -512,19 +514,36 @@ class Scheduler:
                 interval = min(self.options.poll_max, interval * 1.5)
             self._check_done()
 
+    def _learn(self, node: _Node) -> None:
+        """A poll saw `node` done: its training took at most now - since, and more than
+        checked - since (a poll then still saw it training). Narrow the bracket with both."""
+        done_by = anyio.current_time() - node.since
+        not_at = node.checked - node.since
+        self._train_hi = done_by if self._train_hi is None else min(self._train_hi, done_by)
+        self._train_lo = max(self._train_lo, not_at)
+        if self._train_lo >= self._train_hi:  # times vary: start the bracket again from this item
+            self._train_lo, self._train_hi = not_at, done_by
+
     def _next_expected(self, after: float) -> float | None:
-        """The earliest expected completion not yet checked for, if training times are known."""
-        if self._training_estimate is None:
+        """When to look next for training looks, if their training time is known: first in the
+        middle of the bracket (a bisection, so predictions tighten), then at its end."""
+        hi = self._train_hi
+        if hi is None:
             return None
+        mid = (self._train_lo + hi) / 2
         soonest = None
         for node in self._watch.values():
-            if node.record.status == "training":
-                t = node.since + self._training_estimate
-                if t > after and (soonest is None or t < soonest):
-                    soonest = t
+            if node.record.status != "training":
+                continue
+            for guess in (node.since + mid, node.since + hi):
+                if guess > after:
+                    if soonest is None or guess < soonest:
+                        soonest = guess
+                    break
         return soonest
 
     async def _poll_cycle(self) -> bool:
+        started = anyio.current_time()
         watched = dict(self._watch)
         groups: dict[str, int] = {}
         for node in watched.values():
@@ -564,6 +583,9 @@ class Scheduler:
                 changed |= self._observe(seen, look)
                 if seen.phase == "watch" and self._wants_consent(seen):
                     await self._consent_task(seen)
+        for node in watched.values():
+            if node.phase == "watch":
+                node.checked = started  # still training when this poll began
         return changed
 
     async def _list_all(self, group_id: str | None) -> list[dict[str, Any]]:
