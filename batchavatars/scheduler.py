@@ -128,6 +128,7 @@ class Scheduler:
         self._train_hi: float | None = None
         self.creations = 0
         self.consent_requests = 0
+        self._consent_asked: set[str] = set()
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -340,10 +341,11 @@ class Scheduler:
     def _wants_consent(self, node: _Node) -> bool:
         return (node.spec.type == "digital_twin" and node.spec.kind == "avatar"
                 and node.record.status == "awaiting_consent" and not node.record.consent_url
-                and not self._stopping)
+                and node.spec.key not in self._consent_asked and not self._stopping)
 
     async def _consent_task(self, node: _Node) -> None:
         rec, spec = node.record, node.spec
+        self._consent_asked.add(spec.key)  # once per run: polls must not ask again meanwhile
         try:
             _, url = await self._call(
                 lambda: self.client.request_consent(rec.group_id or "", consent_key(spec, rec.generation),
@@ -423,14 +425,16 @@ class Scheduler:
         self.report("item_failed", key=node.spec.key, attempt=rec.attempts, error_code=code, error_message=message,
                     source=source)
         # Dependents not yet sent can never be: blocked, naming the parent.
-        stack = [(node.spec.key, c) for c in self.plan.children.get(node.spec.key, ())]
+        root = node.spec.key
+        stack = [(root, c) for c in self.plan.children.get(root, ())]
         while stack:
             parent_key, key = stack.pop()
             child = self.nodes[key]
             if child.phase != "waiting" or (child.step.need == "group" and self._needs_met(child)):
                 continue
-            self.ledger.update(child.record, status="blocked", error_code="parent_failed",
-                               error_message=f"parent {parent_key} failed", error_source="blocked")
+            why = f"parent {root} failed" if parent_key == root else f"parent {parent_key} is blocked: {root} failed"
+            self.ledger.update(child.record, status="blocked", error_code="parent_failed", error_message=why,
+                               error_source="blocked")
             child.phase = "done"
             self.report("item_blocked", key=key, parent=parent_key)
             stack.extend((key, c) for c in self.plan.children.get(key, ()))

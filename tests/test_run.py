@@ -63,7 +63,9 @@ async def test_a_failed_parent_blocks_its_descendants_and_names_itself(tmp_path)
     assert result.exit_code == ExitCode.ITEMS_FAILED
     assert records["bad"].status == "failed" and records["bad"].error_code == "training_failed"
     assert records["bad-look"].status == "blocked" and "bad" in records["bad-look"].error_message
-    assert records["bad-look-2"].status == "blocked" and "bad-look" in records["bad-look-2"].error_message
+    assert records["bad-look"].error_message == "parent bad failed"
+    assert records["bad-look-2"].status == "blocked"
+    assert records["bad-look-2"].error_message == "parent bad-look is blocked: bad failed"
     assert records["good-look"].status == "succeeded"
 
 
@@ -195,3 +197,19 @@ async def test_the_training_job_cap_is_learned_and_respected_instead_of_collecti
     # the first burst (before anything is known) meets the cap; after that the gate holds creations back
     assert stats["rate_limited"]["concurrency"] <= 12, stats["rate_limited"]
     assert stats["duplicates"] == 0
+
+
+async def test_a_failed_consent_request_is_not_repeated_by_every_poll_and_the_next_run_asks_again(tmp_path):
+    items = [avatar("twin", "digital_twin")]
+    cfg = SandboxConfig(training_seconds=0.05, consent_approval_seconds=0.05, rate_limit=None, fault_5xx=1.0,
+                        fault_routes=["POST /v3/avatars/{group_id}/consent"])
+    with serve(cfg) as sb:
+        first = await run_items(items, sb.url, tmp_path / "l.db", max_attempts=2, wait_timeout=1.0)
+        asked = sb.stats()["requests"]["POST /v3/avatars/{group_id}/consent"]
+        assert first.exit_code == ExitCode.WAITING and asked == 2  # two attempts, then no more this run
+        record = first.records[0]
+        assert record.status == "awaiting_consent" and "consent request failed" in record.error_message
+        sb.configure(fault_5xx=0.0)
+        second = await run_items(items, sb.url, tmp_path / "l.db")
+        assert second.exit_code == ExitCode.OK
+        assert creations(sb.stats()) == 1  # the twin was never created twice
