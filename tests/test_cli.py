@@ -200,3 +200,23 @@ async def test_a_server_answering_nonsense_fails_items_instead_of_crashing(tmp_p
         result = await scheduler.run()
     assert result.counts == {"failed": 1}
     assert "avatar_item" in result.records[0].error_message
+
+
+def test_the_sandbox_command_serves_on_loopback_and_prints_its_url(tmp_path):
+    import signal
+
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "batchavatars", "sandbox", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{url}/_sandbox/stats", timeout=10).json()["requests_total"] == 0
+        manifest = write(tmp_path, GOOD)
+        run = run_cli(["run", manifest, "--base-url", url, "--no-wait"], {"HEYGEN_API_KEY": "k"})
+        assert run.returncode in (0, 4), run.stderr
+        assert httpx.get(f"{url}/_sandbox/stats", timeout=10).json()["created"]["looks"] >= 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
