@@ -18,7 +18,9 @@ import httpx
 from .apierrors import (
     HttpError,
     InProgress,
+    Rejected,
     RequestTimeout,
+    ServerError,
     TransportError,
     error_for_status,
     parse_retry_after,
@@ -176,11 +178,23 @@ class HeyGenClient:
         asset_id = _asset_id(ticket, "POST /v3/assets/direct-uploads")
         if not isinstance(ticket.get("upload_url"), str):
             raise TransportError("POST /v3/assets/direct-uploads: answer lacks upload_url")
-        await self._put_bytes(ticket["upload_url"], dict(ticket.get("upload_headers") or {}), path, size)
+        try:
+            await self._put_bytes(ticket["upload_url"], dict(ticket.get("upload_headers") or {}), path, size)
+        except HttpError as refused:
+            # A retry after a lost answer replays the same ticket, whose upload may be finished
+            # already: `complete` is idempotent and says so. Otherwise the refusal stands.
+            try:
+                await self._complete(asset_id, sha256, idempotency_key)
+            except HttpError:
+                raise refused from None
+            return asset_id
+        await self._complete(asset_id, sha256, idempotency_key)
+        return asset_id
+
+    async def _complete(self, asset_id: str, sha256: str, idempotency_key: str) -> None:
         await self._call("POST", f"/v3/assets/{asset_id}/complete", json={"checksum_sha256": sha256},
                          idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
                          route="POST /v3/assets/{id}/complete")
-        return asset_id
 
     async def _put_bytes(self, url: str, headers: dict[str, str], path: Path, size: int) -> None:
         async def chunks() -> AsyncIterator[bytes]:
@@ -198,8 +212,14 @@ class HeyGenClient:
             except httpx.TransportError as exc:
                 raise TransportError(f"upload failed: {type(exc).__name__}") from None
         self._count("PUT upload_url")
+        if response.status_code >= 500:
+            raise ServerError(status=response.status_code, code=f"http_{response.status_code}",
+                              message="the upload URL's server failed")
         if response.status_code >= 300:
-            raise _http_error(response)
+            # A pre-signed URL's refusal (expired, signature, finished) is about this upload,
+            # never about the API key: it must not stop the run like a 403 from the API would.
+            raise Rejected(status=response.status_code, code="upload_rejected",
+                           message=f"the upload URL refused the file (HTTP {response.status_code})")
 
     # -- plumbing ------------------------------------------------------------------------------
 

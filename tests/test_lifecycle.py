@@ -94,3 +94,22 @@ async def test_polling_hundreds_of_training_items_costs_a_fraction_of_one_get_pe
     one_get_per_look = sum(c["watched"] for c in cycles)  # what the same cycles would cost one GET per look
     assert cycles and one_get_per_look >= 300
     assert polls <= 0.1 * one_get_per_look, (polls, one_get_per_look)
+
+
+@pytest.mark.anyio
+async def test_a_retried_direct_upload_after_a_lost_answer_finishes_instead_of_stopping_the_run(tmp_path):
+    """The retry replays the ticket of an upload that already completed: its URL now says 403."""
+    from batchavatars.client import HeyGenClient, file_sha256
+
+    big = tmp_path / "big.mp4"
+    with open(big, "wb") as fh:
+        fh.seek(BIG - 1)
+        fh.write(b"\1")
+    sha = file_sha256(big)
+    with serve(SandboxConfig(rate_limit=None)) as sb:
+        async with HeyGenClient(sb.url, "k") as client:
+            first = await client.upload_asset(big, "video/mp4", sha, idempotency_key="ba1.asset.x")
+            again = await client.upload_asset(big, "video/mp4", sha, idempotency_key="ba1.asset.x")
+        stats = sb.stats()
+    assert again == first
+    assert stats["uploads"]["direct"] == 1 and stats["created"]["assets"] == 1
