@@ -194,8 +194,9 @@ async def test_the_training_job_cap_is_learned_and_respected_instead_of_collecti
         stats = sb.stats()
     assert result.exit_code == ExitCode.OK
     assert stats["training_peak"] == 5
-    # the first burst (before anything is known) meets the cap; after that the gate holds creations back
-    assert stats["rate_limited"]["concurrency"] <= 12, stats["rate_limited"]
+    # The first burst (before anything is known) meets the cap: about 9 here. After that the gate holds
+    # creations back; without it, 40 creations drew about 50.
+    assert stats["rate_limited"]["concurrency"] <= 16, stats["rate_limited"]
     assert stats["duplicates"] == 0
 
 
