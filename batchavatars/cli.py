@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from . import __version__
+from .client import DEFAULT_BASE_URL
 from .errors import BatchAvatarsError, UsageError
 from .exitcodes import ExitCode
 from .ledger import Ledger, Record, default_ledger_path
@@ -200,8 +201,8 @@ def run(manifest: str, **opts: Any) -> None:
     from .runner import run_command
 
     with _user_errors():
-        base_url = None if opts["sandbox"] else _check_base_url(opts.pop("base_url") or "https://api.heygen.com")
-        opts.pop("base_url", None)
+        url = opts.pop("base_url") or DEFAULT_BASE_URL
+        base_url = None if opts["sandbox"] else _check_base_url(url)
         code = run_command(manifest, base_url=base_url, **opts)
     sys.exit(int(code))
 

@@ -8,7 +8,6 @@ of the httpx client and nowhere else.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -303,7 +302,3 @@ def content_type_for(path: Path) -> str:
         ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
         ".mp4": "video/mp4", ".webm": "video/webm",
     }.get(path.suffix.lower(), "application/octet-stream")
-
-
-def base_url_from_env() -> str:
-    return os.environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,8 +39,6 @@ def run_command(manifest: str, *, base_url: str | None, ledger: str | None, sand
                 recreate: tuple[str, ...], only: tuple[str, ...], exclude: tuple[str, ...], adopt: bool,
                 json_summary: str | None, credit_price: float, log_format: str, verbose: int, quiet: bool,
                 progress: bool | None) -> ExitCode:
-    import os
-
     from .manifest import load_manifest
 
     loaded = load_manifest(manifest)
