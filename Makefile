@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test check fmt bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,19 @@ demo: $(STAMP)
 	rm -f manifests/example.ledger.db manifests/example.ledger.db-wal manifests/example.ledger.db-shm
 	$(BIN)/batchavatars run manifests/example.yaml --sandbox
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# The house style: one formatter, a modest lint rule set (complexity 15), strict types.
+check: $(STAMP)
+	$(BIN)/ruff format --check batchavatars tests benchmarks
+	$(BIN)/ruff check batchavatars tests benchmarks
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format batchavatars tests benchmarks
+	$(BIN)/ruff check --fix batchavatars tests benchmarks
+
+# Everything, the slow soak and kill tests included (a plain `pytest` skips those).
+test: check
+	$(BIN)/python -m pytest -m "slow or not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -8,8 +8,9 @@ reported as ambiguous and left for the user, never guessed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 
 from .client import HeyGenClient, Page
 from .ledger import Ledger, Record
@@ -38,8 +39,9 @@ def _depth(spec: ItemSpec, by_key: dict[str, ItemSpec]) -> int:
     return depth
 
 
-async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGenClient,
-                         report: Callable[..., None]) -> tuple[list[str], dict[str, list[str]]]:
+async def adopt_existing(
+    items: Iterable[ItemSpec], book: Ledger, client: HeyGenClient, report: Callable[..., None]
+) -> tuple[list[str], dict[str, list[str]]]:
     """Returns the adopted keys (their records are in the ledger) and the ambiguous ones with the
     ids of their candidates: those are for the caller to hold back, as creating one would be a guess too."""
     items = list(items)
@@ -67,8 +69,11 @@ async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGen
             want_group = look_group.get(spec.avatar_id or "")
         else:
             want_group = spec.avatar_group_id
-        candidates = [lk for lk in by_name.get(spec.name, [])
-                      if lk.get("id") not in taken and (want_group is None or lk.get("group_id") == want_group)]
+        candidates = [
+            lk
+            for lk in by_name.get(spec.name, [])
+            if lk.get("id") not in taken and (want_group is None or lk.get("group_id") == want_group)
+        ]
         if len(candidates) > 1:
             ambiguous[spec.key] = [str(c.get("id")) for c in candidates]
             report("adopt_ambiguous", key=spec.key, candidates=ambiguous[spec.key])
@@ -78,8 +83,15 @@ async def adopt_existing(items: Iterable[ItemSpec], book: Ledger, client: HeyGen
         look = candidates[0]
         taken.add(str(look.get("id")))
         group_of[spec.key] = look.get("group_id")
-        record = records.get(spec.key) or Record(key=spec.key, kind=spec.kind, type=spec.type, name=spec.name,
-                                                 parent=spec.parent, status="pending", spec_hash=spec.spec_hash)
+        record = records.get(spec.key) or Record(
+            key=spec.key,
+            kind=spec.kind,
+            type=spec.type,
+            name=spec.name,
+            parent=spec.parent,
+            status="pending",
+            spec_hash=spec.spec_hash,
+        )
         record.look_id, record.group_id = look.get("id"), look.get("group_id")
         record.status = _STATUS.get(look.get("status"), "training")
         record.preview_image_url = look.get("preview_image_url")

@@ -7,8 +7,9 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import click
@@ -20,8 +21,13 @@ from .errors import BatchAvatarsError, UsageError
 from .exitcodes import ExitCode
 from .ledger import Ledger, Record, default_ledger_path
 
-EPILOG_EXIT = ("Exit codes: 0 all succeeded, 1 some failed or blocked, 2 usage/manifest/ledger error, "
-               "3 key rejected or not permitted, 4 work left waiting, 130 interrupted.")
+if TYPE_CHECKING:
+    from .manifest.load import Manifest
+
+EPILOG_EXIT = (
+    "Exit codes: 0 all succeeded, 1 some failed or blocked, 2 usage/manifest/ledger error, "
+    "3 key rejected or not permitted, 4 work left waiting, 130 interrupted."
+)
 
 
 def _fail(error: BatchAvatarsError) -> None:
@@ -41,8 +47,11 @@ def _user_errors() -> Iterator[None]:
     except Exception as exc:  # a bug of ours: one line, not a traceback; the ledger is committed as it stands
         if os.environ.get("BATCHAVATARS_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}. The ledger is consistent; please report this "
-                   "(BATCHAVATARS_DEBUG=1 shows the traceback)", err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}. The ledger is consistent; please report this "
+            "(BATCHAVATARS_DEBUG=1 shows the traceback)",
+            err=True,
+        )
         sys.exit(int(ExitCode.ITEMS_FAILED))
 
 
@@ -68,21 +77,27 @@ def _read_ledger(manifest: str | None, ledger: str | None) -> tuple[Path, list[R
 def _check_base_url(url: str) -> str:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise UsageError(f"base URL {url!r} is not an http(s) URL. Fix: pass --base-url https://api.heygen.com "
-                         "(or set HEYGEN_BASE_URL)")
+        raise UsageError(
+            f"base URL {url!r} is not an http(s) URL. Fix: pass --base-url https://api.heygen.com "
+            "(or set HEYGEN_BASE_URL)"
+        )
     return url
 
 
-def _load(manifest: str):  # noqa: ANN202 - Manifest
+def _load(manifest: str) -> Manifest:
     from .manifest import load_manifest
 
     return load_manifest(manifest)
 
 
-ledger_option = click.option("--ledger", metavar="PATH", help="Ledger file (default: <manifest>.ledger.db beside the "
-                             "manifest; env BATCHAVATARS_LEDGER).")
-only_option = click.option("--only", multiple=True, metavar="KEY_OR_GLOB",
-                           help="Only these items (and the parents they need). Repeatable.")
+ledger_option = click.option(
+    "--ledger",
+    metavar="PATH",
+    help="Ledger file (default: <manifest>.ledger.db beside the manifest; env BATCHAVATARS_LEDGER).",
+)
+only_option = click.option(
+    "--only", multiple=True, metavar="KEY_OR_GLOB", help="Only these items (and the parents they need). Repeatable."
+)
 exclude_option = click.option("--exclude", multiple=True, metavar="KEY_OR_GLOB", help="Leave these out. Repeatable.")
 
 
@@ -124,8 +139,14 @@ def validate(manifest: str) -> None:
 @exclude_option
 @click.option("--recreate", multiple=True, metavar="KEY", help="Make these again even though they exist.")
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
-def plan(manifest: str, ledger: str | None, only: tuple[str, ...], exclude: tuple[str, ...],
-         recreate: tuple[str, ...], as_json: bool) -> None:
+def plan(
+    manifest: str,
+    ledger: str | None,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    recreate: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """What `run` would do against the ledger (create / skip / poll / retry / changed). No API calls.
 
     \b
@@ -139,11 +160,24 @@ def plan(manifest: str, ledger: str | None, only: tuple[str, ...], exclude: tupl
         records = {r.key: r for r in _read_ledger(None, str(path))[1]} if path.exists() else {}
         the_plan = build_plan(loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude))
         if as_json:
-            rows = [{"key": s.spec.key, "kind": s.spec.kind, "type": s.spec.type, "name": s.spec.name,
-                     "parent": s.spec.parent, "action": s.action, "reason": s.reason, "status": s.status}
-                    for s in the_plan.steps.values()]
-            click.echo(json.dumps({"items": rows, "counts": the_plan.counts(), "notes": the_plan.notes,
-                                   "ledger": str(path)}, indent=2))
+            rows = [
+                {
+                    "key": s.spec.key,
+                    "kind": s.spec.kind,
+                    "type": s.spec.type,
+                    "name": s.spec.name,
+                    "parent": s.spec.parent,
+                    "action": s.action,
+                    "reason": s.reason,
+                    "status": s.status,
+                }
+                for s in the_plan.steps.values()
+            ]
+            click.echo(
+                json.dumps(
+                    {"items": rows, "counts": the_plan.counts(), "notes": the_plan.notes, "ledger": str(path)}, indent=2
+                )
+            )
             return
         from rich.table import Table
 
@@ -152,8 +186,9 @@ def plan(manifest: str, ledger: str | None, only: tuple[str, ...], exclude: tupl
         for col in ("key", "kind", "parent", "action", "reason"):
             table.add_column(col, overflow="fold")
         for step in the_plan.steps.values():
-            table.add_row(step.spec.key, step.spec.kind, step.spec.parent or step.spec.avatar_id or "",
-                          step.action, step.reason)
+            table.add_row(
+                step.spec.key, step.spec.kind, step.spec.parent or step.spec.avatar_id or "", step.action, step.reason
+            )
         console.print(table)
         console.print(", ".join(f"{n} {a}" for a, n in sorted(the_plan.counts().items())))
         for note in [*loaded.notes, *the_plan.notes]:
@@ -164,29 +199,72 @@ def plan(manifest: str, ledger: str | None, only: tuple[str, ...], exclude: tupl
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @ledger_option
 @click.option("--sandbox", is_flag=True, help="Run against the built-in HeyGen simulator (no account needed).")
-@click.option("--base-url", envvar="HEYGEN_BASE_URL", metavar="URL", help="API base URL (env HEYGEN_BASE_URL; "
-              "default https://api.heygen.com).")
+@click.option(
+    "--base-url",
+    envvar="HEYGEN_BASE_URL",
+    metavar="URL",
+    help="API base URL (env HEYGEN_BASE_URL; default https://api.heygen.com).",
+)
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests in flight.")
-@click.option("--rate", type=click.FloatRange(0), default=10.0, show_default=True,
-              help="Requests per second at most (0: no limit); slows down by itself on 429s.")
-@click.option("--max-attempts", type=click.IntRange(1, 50), default=6, show_default=True,
-              help="Attempts per request on 5xx, timeouts and dropped connections.")
-@click.option("--max-training", type=click.IntRange(1), default=None,
-              help="The account's cap on concurrent training jobs, if known (else learned from 429s).")
-@click.option("--wait-timeout", type=click.FloatRange(0), default=1800.0, show_default=True,
-              help="Seconds to keep waiting on training and consent once nothing more can be sent; then exit 4.")
-@click.option("--no-wait", is_flag=True, help="Return as soon as everything that can be sent is sent (exit 4 if work is left).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="Requests per second at most (0: no limit); slows down by itself on 429s.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 50),
+    default=6,
+    show_default=True,
+    help="Attempts per request on 5xx, timeouts and dropped connections.",
+)
+@click.option(
+    "--max-training",
+    type=click.IntRange(1),
+    default=None,
+    help="The account's cap on concurrent training jobs, if known (else learned from 429s).",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(0),
+    default=1800.0,
+    show_default=True,
+    help="Seconds to keep waiting on training and consent once nothing more can be sent; then exit 4.",
+)
+@click.option(
+    "--no-wait", is_flag=True, help="Return as soon as everything that can be sent is sent (exit 4 if work is left)."
+)
 @click.option("--recreate", multiple=True, metavar="KEY", help="Make these again although they exist (spec changed).")
 @only_option
 @exclude_option
-@click.option("--adopt", is_flag=True, help="Look the items up on the account first and adopt exact matches "
-              "instead of creating them (after a lost ledger, or beyond the 24 h idempotency window).")
-@click.option("--json-summary", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Also write the run's summary as JSON, for a job's own reporting.")
-@click.option("--credit-price", type=click.FloatRange(0), default=1.0, show_default=True,
-              help="Credits one creation costs, for the summary.")
-@click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default="auto", show_default=True,
-              help="auto: readable on a terminal, JSON lines otherwise.")
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Look the items up on the account first and adopt exact matches "
+    "instead of creating them (after a lost ledger, or beyond the 24 h idempotency window).",
+)
+@click.option(
+    "--json-summary",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Also write the run's summary as JSON, for a job's own reporting.",
+)
+@click.option(
+    "--credit-price",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Credits one creation costs, for the summary.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    show_default=True,
+    help="auto: readable on a terminal, JSON lines otherwise.",
+)
 @click.option("-v", "--verbose", count=True, help="More detail (each poll, each request).")
 @click.option("-q", "--quiet", is_flag=True, help="Warnings and the summary only.")
 @click.option("--progress/--no-progress", default=None, help="Live progress display (default: on a terminal).")
@@ -253,8 +331,13 @@ def export(manifest: str | None, ledger: str | None, fmt: str, output: str | Non
 @main.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option("--training-seconds", type=float, default=5.0, show_default=True)
-@click.option("--consent-seconds", type=float, default=10.0, show_default=True,
-              help="Seconds from a consent request to its approval.")
+@click.option(
+    "--consent-seconds",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds from a consent request to its approval.",
+)
 @click.option("--rate-limit", type=float, default=20.0, show_default=True, help="Requests per second (0: none).")
 def sandbox(port: int, training_seconds: float, consent_seconds: float, rate_limit: float) -> None:
     """Serve the HeyGen v3 simulator on loopback for other tools; prints its URL. Ctrl-C stops it.
@@ -268,8 +351,12 @@ def sandbox(port: int, training_seconds: float, consent_seconds: float, rate_lim
 
     from .sandbox import SandboxConfig, serve
 
-    config = SandboxConfig(port=port, training_seconds=training_seconds, consent_approval_seconds=consent_seconds,
-                           rate_limit=rate_limit or None)
+    config = SandboxConfig(
+        port=port,
+        training_seconds=training_seconds,
+        consent_approval_seconds=consent_seconds,
+        rate_limit=rate_limit or None,
+    )
     try:
         with serve(config) as handle:
             click.echo(handle.url, nl=True)

@@ -8,9 +8,10 @@ of the httpx client and nowhere else.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 
@@ -105,7 +106,7 @@ class HeyGenClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> "HeyGenClient":
+    async def __aenter__(self) -> HeyGenClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -114,8 +115,14 @@ class HeyGenClient:
     # -- avatars -------------------------------------------------------------------------------
 
     async def create_avatar(self, body: dict[str, Any], idempotency_key: str) -> Created:
-        data = await self._call("POST", "/v3/avatars", json=body, idempotency_key=idempotency_key,
-                                timeout=self.timeouts.for_write(), route="POST /v3/avatars")
+        data = await self._call(
+            "POST",
+            "/v3/avatars",
+            json=body,
+            idempotency_key=idempotency_key,
+            timeout=self.timeouts.for_write(),
+            route="POST /v3/avatars",
+        )
         look, group = data.get("avatar_item"), data.get("avatar_group") or {}
         if not isinstance(look, dict) or not look.get("id") or not isinstance(group, dict):
             raise TransportError("POST /v3/avatars: answer lacks avatar_item.id")
@@ -128,10 +135,14 @@ class HeyGenClient:
         return look
 
     async def get_group(self, group_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/v3/avatars/{group_id}", route="GET /v3/avatars/{id}")
+        group = await self._call("GET", f"/v3/avatars/{group_id}", route="GET /v3/avatars/{id}")
+        if not isinstance(group, dict):
+            raise TransportError("GET /v3/avatars/{id}: answer is not a group")
+        return group
 
-    async def list_looks(self, *, group_id: str | None = None, token: str | None = None,
-                         limit: int = 50, ownership: str = "private") -> Page:
+    async def list_looks(
+        self, *, group_id: str | None = None, token: str | None = None, limit: int = 50, ownership: str = "private"
+    ) -> Page:
         params: dict[str, Any] = {"ownership": ownership, "limit": limit}
         if group_id:
             params["group_id"] = group_id
@@ -139,19 +150,24 @@ class HeyGenClient:
             params["token"] = token
         return await self._page("/v3/avatars/looks", params, route="GET /v3/avatars/looks")
 
-    async def list_groups(self, *, token: str | None = None, limit: int = 50,
-                          ownership: str = "private") -> Page:
+    async def list_groups(self, *, token: str | None = None, limit: int = 50, ownership: str = "private") -> Page:
         params: dict[str, Any] = {"ownership": ownership, "limit": limit}
         if token:
             params["token"] = token
         return await self._page("/v3/avatars", params, route="GET /v3/avatars")
 
-    async def request_consent(self, group_id: str, idempotency_key: str,
-                              reroute_url: str | None = None) -> tuple[dict[str, Any], str | None]:
+    async def request_consent(
+        self, group_id: str, idempotency_key: str, reroute_url: str | None = None
+    ) -> tuple[dict[str, Any], str | None]:
         body = {"reroute_url": reroute_url} if reroute_url else {}
-        data = await self._call("POST", f"/v3/avatars/{group_id}/consent", json=body,
-                                idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
-                                route="POST /v3/avatars/{id}/consent")
+        data = await self._call(
+            "POST",
+            f"/v3/avatars/{group_id}/consent",
+            json=body,
+            idempotency_key=idempotency_key,
+            timeout=self.timeouts.for_write(),
+            route="POST /v3/avatars/{id}/consent",
+        )
         if not isinstance(data, dict):
             raise TransportError("POST /v3/avatars/{id}/consent: answer is not an object")
         url = data.get("url")
@@ -165,15 +181,23 @@ class HeyGenClient:
         if size <= MULTIPART_MAX_BYTES:
             with path.open("rb") as fh:
                 files = {"file": (path.name, fh, content_type)}
-                data = await self._call("POST", "/v3/assets", files=files, idempotency_key=idempotency_key,
-                                        timeout=self.timeouts.for_upload(), route="POST /v3/assets")
+                data = await self._call(
+                    "POST",
+                    "/v3/assets",
+                    files=files,
+                    idempotency_key=idempotency_key,
+                    timeout=self.timeouts.for_upload(),
+                    route="POST /v3/assets",
+                )
             return _asset_id(data, "POST /v3/assets")
         ticket = await self._call(
-            "POST", "/v3/assets/direct-uploads",
-            json={"filename": path.name, "content_type": content_type, "size_bytes": size,
-                  "checksum_sha256": sha256},
-            idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
-            route="POST /v3/assets/direct-uploads")
+            "POST",
+            "/v3/assets/direct-uploads",
+            json={"filename": path.name, "content_type": content_type, "size_bytes": size, "checksum_sha256": sha256},
+            idempotency_key=idempotency_key,
+            timeout=self.timeouts.for_write(),
+            route="POST /v3/assets/direct-uploads",
+        )
         asset_id = _asset_id(ticket, "POST /v3/assets/direct-uploads")
         if not isinstance(ticket.get("upload_url"), str):
             raise TransportError("POST /v3/assets/direct-uploads: answer lacks upload_url")
@@ -191,9 +215,14 @@ class HeyGenClient:
         return asset_id
 
     async def _complete(self, asset_id: str, sha256: str, idempotency_key: str) -> None:
-        await self._call("POST", f"/v3/assets/{asset_id}/complete", json={"checksum_sha256": sha256},
-                         idempotency_key=idempotency_key, timeout=self.timeouts.for_write(),
-                         route="POST /v3/assets/{id}/complete")
+        await self._call(
+            "POST",
+            f"/v3/assets/{asset_id}/complete",
+            json={"checksum_sha256": sha256},
+            idempotency_key=idempotency_key,
+            timeout=self.timeouts.for_write(),
+            route="POST /v3/assets/{id}/complete",
+        )
 
     async def _put_bytes(self, url: str, headers: dict[str, str], path: Path, size: int) -> None:
         async def chunks() -> AsyncIterator[bytes]:
@@ -212,13 +241,19 @@ class HeyGenClient:
                 raise TransportError(f"upload failed: {type(exc).__name__}") from None
         self._count("PUT upload_url")
         if response.status_code >= 500:
-            raise ServerError(status=response.status_code, code=f"http_{response.status_code}",
-                              message="the upload URL's server failed")
+            raise ServerError(
+                status=response.status_code,
+                code=f"http_{response.status_code}",
+                message="the upload URL's server failed",
+            )
         if response.status_code >= 300:
             # A pre-signed URL's refusal (expired, signature, finished) is about this upload,
             # never about the API key: it must not stop the run like a 403 from the API would.
-            raise Rejected(status=response.status_code, code="upload_rejected",
-                           message=f"the upload URL refused the file (HTTP {response.status_code})")
+            raise Rejected(
+                status=response.status_code,
+                code="upload_rejected",
+                message=f"the upload URL refused the file (HTTP {response.status_code})",
+            )
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -232,14 +267,31 @@ class HeyGenClient:
     def _count(self, route: str) -> None:
         self.stats.requests += 1
 
-    async def _call(self, method: str, path: str, *, route: str, json: Any = None, params: Any = None,
-                    files: Any = None, idempotency_key: str | None = None,
-                    timeout: httpx.Timeout | None = None, envelope: bool = True) -> Any:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        json: Any = None,
+        params: Any = None,
+        files: Any = None,
+        idempotency_key: str | None = None,
+        timeout: httpx.Timeout | None = None,
+        envelope: bool = True,
+    ) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         self._count(route)
         try:
-            response = await self._http.request(method, path, json=json, params=params, files=files,
-                                                headers=headers, timeout=timeout or self.timeouts.for_read())
+            response = await self._http.request(
+                method,
+                path,
+                json=json,
+                params=params,
+                files=files,
+                headers=headers,
+                timeout=timeout or self.timeouts.for_read(),
+            )
         except httpx.TimeoutException as exc:
             raise RequestTimeout(f"{route} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -299,6 +351,9 @@ def file_sha256(path: Path) -> str:
 
 def content_type_for(path: Path) -> str:
     return {
-        ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-        ".mp4": "video/mp4", ".webm": "video/webm",
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".mp4": "video/mp4",
+        ".webm": "video/webm",
     }.get(path.suffix.lower(), "application/octet-stream")

@@ -20,15 +20,18 @@ def api_key_from_env() -> str:
     except FileNotFoundError:
         raise UsageError(
             "no HeyGen API key. Fix: set HEYGEN_API_KEY, or log in with the official heygen CLI "
-            f"(which writes {path}); or try the manifest with --sandbox") from None
+            f"(which writes {path}); or try the manifest with --sandbox"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the credentials file ({exc}). Fix: check its permissions") from None
     if text.startswith("{"):
         try:
             key = str(json.loads(text).get("api_key") or "").strip()
         except (ValueError, AttributeError):
-            raise UsageError(f"{path}: credentials file is not valid JSON. Fix: rewrite it as "
-                             '{"api_key": "..."} or one line holding the key') from None
+            raise UsageError(
+                f"{path}: credentials file is not valid JSON. Fix: rewrite it as "
+                '{"api_key": "..."} or one line holding the key'
+            ) from None
     else:
         key = text.splitlines()[0].strip()
     if not key:

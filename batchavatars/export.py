@@ -6,13 +6,26 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Iterable, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 from .ledger import RECORD_FIELDS, Record
 
 # First the columns a video pipeline takes, then the rest of the record.
-EXPORT_FIELDS: tuple[str, ...] = ("key", "kind", "type", "name", "parent", "status", "look_id", "group_id", "consent_url",
-                 "preview_image_url", "error_code", "error_message")
+EXPORT_FIELDS: tuple[str, ...] = (
+    "key",
+    "kind",
+    "type",
+    "name",
+    "parent",
+    "status",
+    "look_id",
+    "group_id",
+    "consent_url",
+    "preview_image_url",
+    "error_code",
+    "error_message",
+)
 EXPORT_FIELDS += tuple(f for f in RECORD_FIELDS if f not in EXPORT_FIELDS)
 FORMATS = ("json", "jsonl", "csv")
 

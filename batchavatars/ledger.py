@@ -16,11 +16,11 @@ import json
 import os
 import socket
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from .errors import LedgerError
 
@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS assets (
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(slots=True)
@@ -109,7 +109,9 @@ class Ledger:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
-                raise LedgerError(f"{self.path}: no ledger here yet. Fix: run the manifest first, or pass --ledger PATH")
+                raise LedgerError(
+                    f"{self.path}: no ledger here yet. Fix: run the manifest first, or pass --ledger PATH"
+                )
             self._create_private(self.path)
         elif self.path.is_dir():
             raise LedgerError(f"{self.path}: is a directory, not a ledger. Fix: pass --ledger PATH to a file")
@@ -121,7 +123,8 @@ class Ledger:
             if version > SCHEMA_VERSION:
                 raise LedgerError(
                     f"{self.path}: written by a newer batchavatars (ledger schema {version}, this one reads "
-                    f"up to {SCHEMA_VERSION}). Fix: upgrade batchavatars")
+                    f"up to {SCHEMA_VERSION}). Fix: upgrade batchavatars"
+                )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
@@ -130,7 +133,9 @@ class Ledger:
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._check_columns()
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: not a usable ledger ({exc}). Fix: move it aside and run with --adopt") from None
+            raise LedgerError(
+                f"{self.path}: not a usable ledger ({exc}). Fix: move it aside and run with --adopt"
+            ) from None
         self._in_batch = False
         self._update_sql: dict[tuple[str, ...], str] = {}
 
@@ -140,8 +145,9 @@ class Ledger:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)  # ids and consent links: owner only
         except OSError as exc:
-            raise LedgerError(f"{path}: cannot create the ledger ({exc.strerror}). "
-                              "Fix: pass --ledger PATH in a writable folder") from None
+            raise LedgerError(
+                f"{path}: cannot create the ledger ({exc.strerror}). Fix: pass --ledger PATH in a writable folder"
+            ) from None
         os.close(fd)
 
     @staticmethod
@@ -152,15 +158,18 @@ class Ledger:
         except OSError as exc:
             raise LedgerError(f"{path}: cannot read the ledger ({exc.strerror}). Fix: check its permissions") from None
         if head and head != b"SQLite format 3\x00":
-            raise LedgerError(f"{path}: not a ledger (not an SQLite file; corrupt or another file). "
-                              "Fix: move it aside and run with --adopt")
+            raise LedgerError(
+                f"{path}: not a ledger (not an SQLite file; corrupt or another file). "
+                "Fix: move it aside and run with --adopt"
+            )
 
     def _check_columns(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
         missing = set(RECORD_FIELDS) - have
         if missing:
-            raise LedgerError(f"{self.path}: ledger table lacks {sorted(missing)}; corrupt. "
-                              "Fix: move it aside and run with --adopt")
+            raise LedgerError(
+                f"{self.path}: ledger table lacks {sorted(missing)}; corrupt. Fix: move it aside and run with --adopt"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -171,7 +180,9 @@ class Ledger:
         try:
             rows = self._db.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM items ORDER BY rowid").fetchall()
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: cannot read the ledger ({exc}). Fix: move it aside and run with --adopt") from None
+            raise LedgerError(
+                f"{self.path}: cannot read the ledger ({exc}). Fix: move it aside and run with --adopt"
+            ) from None
         return {row["key"]: Record(**dict(row)) for row in rows}
 
     def get(self, key: str) -> Record | None:
@@ -191,7 +202,9 @@ class Ledger:
         try:
             self._db.executemany(_INSERT, rows)
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions") from None
+            raise LedgerError(
+                f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions"
+            ) from None
 
     def update(self, record: Record, **changes: object) -> Record:
         """Apply changes to the in-memory record and commit them; returns the record."""
@@ -232,7 +245,9 @@ class Ledger:
         try:
             self._db.execute(sql, params)  # autocommit unless inside batch()
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions") from None
+            raise LedgerError(
+                f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions"
+            ) from None
 
     # -- assets: uploaded once, by content hash ----------------------------------------------
 
@@ -241,8 +256,10 @@ class Ledger:
         return row[0] if row else None
 
     def put_asset(self, sha256: str, asset_id: str, size_bytes: int) -> None:
-        self._write("INSERT OR REPLACE INTO assets (sha256, asset_id, size_bytes, uploaded_at) "
-                    "VALUES (:s, :a, :n, :t)", {"s": sha256, "a": asset_id, "n": size_bytes, "t": now_iso()})
+        self._write(
+            "INSERT OR REPLACE INTO assets (sha256, asset_id, size_bytes, uploaded_at) VALUES (:s, :a, :n, :t)",
+            {"s": sha256, "a": asset_id, "n": size_bytes, "t": now_iso()},
+        )
 
     # -- one run at a time -------------------------------------------------------------------
 
@@ -252,8 +269,10 @@ class Ledger:
         try:
             fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
         except OSError as exc:
-            raise LedgerError(f"{lock_path}: cannot take the run lock ({exc.strerror}). "
-                              "Fix: put the ledger in a writable folder (--ledger PATH)") from None
+            raise LedgerError(
+                f"{lock_path}: cannot take the run lock ({exc.strerror}). "
+                "Fix: put the ledger in a writable folder (--ledger PATH)"
+            ) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -261,10 +280,10 @@ class Ledger:
                 holder = _read_holder(fd)
                 raise LedgerError(
                     f"{self.path}: another run is using this ledger ({holder}). "
-                    "Fix: wait for it to finish, or stop it; a killed run's lock frees itself") from None
+                    "Fix: wait for it to finish, or stop it; a killed run's lock frees itself"
+                ) from None
             os.ftruncate(fd, 0)
-            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                     "since": now_iso()}).encode())
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}).encode())
             yield
         finally:
             os.close(fd)  # closing releases the flock

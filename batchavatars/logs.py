@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, MutableMapping
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
@@ -33,7 +34,8 @@ class Redactor:
         return value
 
     def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        return self.scrub(dict(event_dict))
+        scrubbed: MutableMapping[str, Any] = self.scrub(dict(event_dict))
+        return scrubbed
 
 
 def configure(*, fmt: str, verbosity: int, secrets: list[str], stream: Any = None) -> structlog.BoundLogger:
@@ -42,8 +44,9 @@ def configure(*, fmt: str, verbosity: int, secrets: list[str], stream: Any = Non
     stream = stream or _CurrentStderr()
     as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
-    renderer: Any = (structlog.processors.JSONRenderer() if as_json
-                     else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -55,7 +58,8 @@ def configure(*, fmt: str, verbosity: int, secrets: list[str], stream: Any = Non
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    return structlog.get_logger("batchavatars")
+    logger: structlog.BoundLogger = structlog.get_logger("batchavatars")
+    return logger
 
 
 class _CurrentStderr:
@@ -72,8 +76,14 @@ class _CurrentStderr:
 
 
 _LEVELS = {
-    "item_failed": "warning", "item_blocked": "warning", "request_failed": "info", "run_stopping": "warning",
-    "consent_failed": "warning", "polled": "debug", "item_submitting": "debug", "poll_failed": "info",
+    "item_failed": "warning",
+    "item_blocked": "warning",
+    "request_failed": "info",
+    "run_stopping": "warning",
+    "consent_failed": "warning",
+    "polled": "debug",
+    "item_submitting": "debug",
+    "poll_failed": "info",
 }
 
 

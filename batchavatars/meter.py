@@ -12,7 +12,7 @@ to creations, and probed upward so that a 429 misread as the cap does not thrott
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import anyio
 
@@ -84,8 +84,9 @@ class TrainingGate:
     slot when admitted, so a poll that sees many completions at once lets in as many creations as
     there are free slots, not every waiter."""
 
-    def __init__(self, cap: int | None = None, *, probe_every: float = 2.0,
-                 clock: Callable[[], float] = anyio.current_time) -> None:
+    def __init__(
+        self, cap: int | None = None, *, probe_every: float = 2.0, clock: Callable[[], float] = anyio.current_time
+    ) -> None:
         self.cap = cap
         self._learned = cap is None
         self.training = 0  # our jobs training, as far as polls have told us
@@ -105,7 +106,7 @@ class TrainingGate:
         self._released = True
         self._notify()
 
-    async def slot(self) -> "Slot":
+    async def slot(self) -> Slot:
         """Wait for a slot (or to be the periodic probe of a learned cap) and hold it."""
         held = Slot(self)
         await held.acquire()

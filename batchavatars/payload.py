@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .spec import FileRef, ItemSpec
 
@@ -30,12 +31,17 @@ def file_object(ref: FileRef, assets: Mapping[str, str]) -> dict[str, str]:
     return {"type": "asset_id", "asset_id": assets[ref.value]}  # a local path, uploaded first
 
 
-def create_body(spec: ItemSpec, *, parent_look_id: str | None, parent_group_id: str | None,
-                assets: Mapping[str, str]) -> dict[str, Any]:
+def create_body(
+    spec: ItemSpec, *, parent_look_id: str | None, parent_group_id: str | None, assets: Mapping[str, str]
+) -> dict[str, Any]:
     """`parent_*` are the resolved ids of spec.parent (None for items without a manifest parent)."""
     if spec.kind == "look":
-        body: dict[str, Any] = {"type": "prompt", "name": spec.name, "prompt": spec.prompt,
-                                "avatar_id": parent_look_id or spec.avatar_id}
+        body: dict[str, Any] = {
+            "type": "prompt",
+            "name": spec.name,
+            "prompt": spec.prompt,
+            "avatar_id": parent_look_id or spec.avatar_id,
+        }
         if parent_group_id:
             body["avatar_group_id"] = parent_group_id  # keeps a look of a look in the root's character
         return body

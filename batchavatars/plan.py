@@ -8,8 +8,9 @@ that unblocks the most work.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 from .ledger import Record
 from .spec import ItemSpec
@@ -97,9 +98,14 @@ def _matches(key: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(key, p) for p in patterns)
 
 
-def build_plan(items: Iterable[ItemSpec], records: Mapping[str, Record], *,
-               recreate: Iterable[str] = (), only: list[str] | None = None,
-               exclude: list[str] | None = None) -> Plan:
+def build_plan(
+    items: Iterable[ItemSpec],
+    records: Mapping[str, Record],
+    *,
+    recreate: Iterable[str] = (),
+    only: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> Plan:
     selected, notes = select(items, only or [], exclude or [])
     recreate_set = set(recreate)
     steps: dict[str, Step] = {}

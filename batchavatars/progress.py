@@ -4,7 +4,7 @@ It only reads a snapshot of the run; off a terminal it is never started (no cont
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -17,8 +17,12 @@ from .ledger import STATUSES, TERMINAL
 
 
 class ProgressView:
-    def __init__(self, snapshot: Callable[[], Snapshot], console: Console | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._snapshot = snapshot
         self._clock = clock
         self._started = clock()
@@ -40,11 +44,13 @@ class ProgressView:
             if snap.statuses.get(status):
                 line.add_column()
         line.add_row(*[Text(f"{s} {snap.statuses[s]}") for s in STATUSES if snap.statuses.get(s)])
-        stats = Text(f"{done}/{total} done · {snap.requests / elapsed:.1f} req/s · {snap.rate_limited} × 429 · "
-                     f"ETA {eta} · {elapsed:.0f} s")
+        stats = Text(
+            f"{done}/{total} done · {snap.requests / elapsed:.1f} req/s · {snap.rate_limited} × 429 · "
+            f"ETA {eta} · {elapsed:.0f} s"
+        )
         return Group(ProgressBar(total=max(total, 1), completed=done, width=50), line, stats)
 
-    def __enter__(self) -> "ProgressView":
+    def __enter__(self) -> ProgressView:
         self.live.__enter__()
         return self
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, TypeVar
+from typing import TypeVar
 
 from .apierrors import ApiError, AuthFailed, InProgress, OutOfCredit, RateLimited, Rejected, ServerError, TransportError
-
 
 T = TypeVar("T")
 

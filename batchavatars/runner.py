@@ -7,8 +7,9 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import anyio
 from rich.console import Console
@@ -34,11 +35,29 @@ def _sandbox() -> Iterator[str]:
         yield handle.url
 
 
-def run_command(manifest: str, *, base_url: str | None, ledger: str | None, sandbox: bool, concurrency: int,
-                rate: float, max_attempts: int, max_training: int | None, wait_timeout: float, no_wait: bool,
-                recreate: tuple[str, ...], only: tuple[str, ...], exclude: tuple[str, ...], adopt: bool,
-                json_summary: str | None, credit_price: float, log_format: str, verbose: int, quiet: bool,
-                progress: bool | None) -> ExitCode:
+def run_command(
+    manifest: str,
+    *,
+    base_url: str | None,
+    ledger: str | None,
+    sandbox: bool,
+    concurrency: int,
+    rate: float,
+    max_attempts: int,
+    max_training: int | None,
+    wait_timeout: float,
+    no_wait: bool,
+    recreate: tuple[str, ...],
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    adopt: bool,
+    json_summary: str | None,
+    credit_price: float,
+    log_format: str,
+    verbose: int,
+    quiet: bool,
+    progress: bool | None,
+) -> ExitCode:
     from .manifest import load_manifest
 
     loaded = load_manifest(manifest)
@@ -50,28 +69,56 @@ def run_command(manifest: str, *, base_url: str | None, ledger: str | None, sand
         with book.exclusive():
             for note in loaded.notes:
                 logger.info("note", note=note)
-            options = RunOptions(concurrency=concurrency, rate=rate, max_attempts=max_attempts,
-                                 max_training=max_training, wait_timeout=wait_timeout, no_wait=no_wait)
-            with (_sandbox() if sandbox else contextlib.nullcontext(base_url)) as url:
-                result = anyio.run(_run, loaded.items, book, url, api_key, options, logger, adopt,
-                                   dict(recreate=recreate, only=list(only), exclude=list(exclude)),
-                                   sys.stderr.isatty() if progress is None else progress)
+            options = RunOptions(
+                concurrency=concurrency,
+                rate=rate,
+                max_attempts=max_attempts,
+                max_training=max_training,
+                wait_timeout=wait_timeout,
+                no_wait=no_wait,
+            )
+            with _sandbox() if sandbox else contextlib.nullcontext(base_url) as url:
+                result = anyio.run(
+                    _run,
+                    loaded.items,
+                    book,
+                    url,
+                    api_key,
+                    options,
+                    logger,
+                    adopt,
+                    dict(recreate=recreate, only=list(only), exclude=list(exclude)),
+                    sys.stderr.isatty() if progress is None else progress,
+                )
     finally:
         book.close()
     console = Console(stderr=False)
     render_records(console, result.records, title=f"Run of {manifest}")
     credits = result.creations * credit_price
-    console.print(f"{result.elapsed:.1f} s, {result.requests} requests ({result.rate_limited} answered 429), "
-                  f"{result.creations} creations ≈ {credits:g} credits, {result.uploads} uploads. Ledger: {path}")
+    console.print(
+        f"{result.elapsed:.1f} s, {result.requests} requests ({result.rate_limited} answered 429), "
+        f"{result.creations} creations ≈ {credits:g} credits, {result.uploads} uploads. Ledger: {path}"
+    )
     if result.stopped and result.stop_message:
         console.print(f"stopped: {result.stop_message}")
     if json_summary:
-        Path(json_summary).write_text(json.dumps(summary_dict(result, path, credits), indent=2) + "\n", encoding="utf-8")
+        Path(json_summary).write_text(
+            json.dumps(summary_dict(result, path, credits), indent=2) + "\n", encoding="utf-8"
+        )
     return result.exit_code
 
 
-async def _run(items: Any, book: Ledger, url: Any, api_key: str, options: RunOptions, logger: Any, adopt: bool,
-               selection: Any, show_progress: bool) -> RunResult:
+async def _run(
+    items: Any,
+    book: Ledger,
+    url: Any,
+    api_key: str,
+    options: RunOptions,
+    logger: Any,
+    adopt: bool,
+    selection: Any,
+    show_progress: bool,
+) -> RunResult:
     reporter = log_reporter(logger)
     async with HeyGenClient(url, api_key, max_connections=max(options.concurrency * 2, 16)) as client:
         if adopt:
@@ -79,15 +126,17 @@ async def _run(items: Any, book: Ledger, url: Any, api_key: str, options: RunOpt
 
             adopted, ambiguous = await adopt_existing(items, book, client, reporter)
             logger.info("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
-            held = {key: f"{len(ids)} looks match it on the account ({', '.join(ids)})"
-                    for key, ids in ambiguous.items()}
+            held = {
+                key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()
+            }
         else:
             held = {}
         plan = build_plan(items, book.records(), **selection)
         for note in plan.notes:
             logger.info("note", note=note)
-        scheduler = Scheduler(plan, book, client, options, reporter=reporter,
-                              recreate=frozenset(selection["recreate"]), held=held)
+        scheduler = Scheduler(
+            plan, book, client, options, reporter=reporter, recreate=frozenset(selection["recreate"]), held=held
+        )
         if not show_progress:
             return await scheduler.run(handle_signals=True)
         from .progress import ProgressView

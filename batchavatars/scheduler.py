@@ -15,9 +15,10 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
@@ -95,9 +96,16 @@ class _Node:
 
 
 class Scheduler:
-    def __init__(self, plan: Plan, ledger: Ledger, client: HeyGenClient, options: RunOptions = RunOptions(),
-                 reporter: Reporter = silent, recreate: frozenset[str] = frozenset(),
-                 held: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        ledger: Ledger,
+        client: HeyGenClient,
+        options: RunOptions = RunOptions(),
+        reporter: Reporter = silent,
+        recreate: frozenset[str] = frozenset(),
+        held: dict[str, str] | None = None,
+    ) -> None:
         """`held`: keys not to create this run (ambiguous adoption), with the reason; they fail
         with code adopt_ambiguous and block their dependents."""
         self.plan = plan
@@ -141,21 +149,43 @@ class Scheduler:
                 record = existing.get(key)
                 spec = step.spec
                 if record is None:
-                    record = Record(key=key, kind=spec.kind, type=spec.type, name=spec.name, parent=spec.parent,
-                                    status="pending", spec_hash=spec.spec_hash)
+                    record = Record(
+                        key=key,
+                        kind=spec.kind,
+                        type=spec.type,
+                        name=spec.name,
+                        parent=spec.parent,
+                        status="pending",
+                        spec_hash=spec.spec_hash,
+                    )
                     new.append(record)
                 elif step.action in ("create", "retry"):
                     fresh = record.spec_hash != spec.spec_hash or key in self._recreate
                     definitive = record.status == "failed" and record.error_source == "heygen"
-                    keep_key = record.status == "creating" or (record.status == "failed" and record.error_source == "transport")
-                    changes: dict[str, Any] = dict(kind=spec.kind, type=spec.type, name=spec.name, parent=spec.parent,
-                                                   spec_hash=spec.spec_hash, error_code=None, error_message=None,
-                                                   error_source=None)
+                    keep_key = record.status == "creating" or (
+                        record.status == "failed" and record.error_source == "transport"
+                    )
+                    changes: dict[str, Any] = dict(
+                        kind=spec.kind,
+                        type=spec.type,
+                        name=spec.name,
+                        parent=spec.parent,
+                        spec_hash=spec.spec_hash,
+                        error_code=None,
+                        error_message=None,
+                        error_source=None,
+                    )
                     if fresh or definitive:
                         # A replay of the old key would return the old answer: move to a new one.
-                        changes.update(generation=record.generation + 1, idempotency_key=None, look_id=None,
-                                       group_id=None, consent_url=None, preview_image_url=None,
-                                       status="pending")
+                        changes.update(
+                            generation=record.generation + 1,
+                            idempotency_key=None,
+                            look_id=None,
+                            group_id=None,
+                            consent_url=None,
+                            preview_image_url=None,
+                            status="pending",
+                        )
                     elif not keep_key:
                         changes.update(status="pending")
                     self.ledger.update(record, **changes)
@@ -303,11 +333,21 @@ class Scheduler:
         self.creations += 1
         look, group = created.look, created.group
         status = look.get("status")
-        self.ledger.update(rec, look_id=look.get("id"), group_id=group.get("id") or look.get("group_id"),
-                           preview_image_url=look.get("preview_image_url"),
-                           status="awaiting_consent" if status == "pending_consent" else "training")
-        self.report("item_created", key=spec.key, attempt=rec.attempts, look_id=rec.look_id, group_id=rec.group_id,
-                    status=status)
+        self.ledger.update(
+            rec,
+            look_id=look.get("id"),
+            group_id=group.get("id") or look.get("group_id"),
+            preview_image_url=look.get("preview_image_url"),
+            status="awaiting_consent" if status == "pending_consent" else "training",
+        )
+        self.report(
+            "item_created",
+            key=spec.key,
+            attempt=rec.attempts,
+            look_id=rec.look_id,
+            group_id=rec.group_id,
+            status=status,
+        )
         self._satisfy(node, "group")
         self._start_watching(node)
         if status in ("completed", "failed"):
@@ -330,31 +370,43 @@ class Scheduler:
             spec,
             parent_look_id=parent.record.look_id if parent and node.step.need == "look" else None,
             parent_group_id=parent.record.group_id if parent else None,
-            assets=assets)
+            assets=assets,
+        )
         key = rec.idempotency_key or idempotency_key(spec, rec.generation)
         # The intent is durable before the request leaves: a run killed now retries this key.
         self.ledger.update(rec, status="creating", idempotency_key=key, attempts=rec.attempts + 1)
         self.report("item_submitting", key=spec.key, attempt=rec.attempts)
-        return await self._call(partial(self.client.create_avatar, body, key), what="create",
-                                item=spec.key, slot=slot)
+        return await self._call(partial(self.client.create_avatar, body, key), what="create", item=spec.key, slot=slot)
 
     def _wants_consent(self, node: _Node) -> bool:
-        return (node.spec.type == "digital_twin" and node.spec.kind == "avatar"
-                and node.record.status == "awaiting_consent" and not node.record.consent_url
-                and node.spec.key not in self._consent_asked and not self._stopping)
+        return (
+            node.spec.type == "digital_twin"
+            and node.spec.kind == "avatar"
+            and node.record.status == "awaiting_consent"
+            and not node.record.consent_url
+            and node.spec.key not in self._consent_asked
+            and not self._stopping
+        )
 
     async def _consent_task(self, node: _Node) -> None:
         rec, spec = node.record, node.spec
         self._consent_asked.add(spec.key)  # once per run: polls must not ask again meanwhile
         try:
             _, url = await self._call(
-                lambda: self.client.request_consent(rec.group_id or "", consent_key(spec, rec.generation),
-                                                    spec.consent_reroute_url),
-                what="consent", item=spec.key)
+                lambda: self.client.request_consent(
+                    rec.group_id or "", consent_key(spec, rec.generation), spec.consent_reroute_url
+                ),
+                what="consent",
+                item=spec.key,
+            )
         except ItemFailed as failure:
             # The twin exists: keep it awaiting consent, so the next run asks again instead of recreating.
-            self.ledger.update(rec, error_code=failure.code, error_message=f"consent request failed: {failure.message}",
-                               error_source=failure.source)
+            self.ledger.update(
+                rec,
+                error_code=failure.code,
+                error_message=f"consent request failed: {failure.message}",
+                error_source=failure.source,
+            )
             self.report("consent_failed", key=spec.key, error=failure.code)
             return
         except Abandoned:
@@ -380,8 +432,14 @@ class Scheduler:
             was_training = rec.status == "training"
             if was_training and node.phase == "watch":
                 self._learn(node)
-            self.ledger.update(rec, status="succeeded", preview_image_url=look.get("preview_image_url") or rec.preview_image_url,
-                               error_code=None, error_message=None, error_source=None)
+            self.ledger.update(
+                rec,
+                status="succeeded",
+                preview_image_url=look.get("preview_image_url") or rec.preview_image_url,
+                error_code=None,
+                error_message=None,
+                error_source=None,
+            )
             self._stop_watching(node, was_training)
             self.report("item_succeeded", key=node.spec.key, attempt=rec.attempts, look_id=rec.look_id)
             self._satisfy(node, "look")
@@ -390,8 +448,12 @@ class Scheduler:
             error = look.get("error") or {}
             was_training = rec.status == "training"
             self._stop_watching(node, was_training)
-            self._fail(node, str(error.get("code") or "training_failed"),
-                       str(error.get("message") or "HeyGen reported the training failed"), "heygen")
+            self._fail(
+                node,
+                str(error.get("code") or "training_failed"),
+                str(error.get("message") or "HeyGen reported the training failed"),
+                "heygen",
+            )
             return True
         if status == "pending_consent" and rec.status != "awaiting_consent":
             if rec.status == "training" and node.phase == "watch":
@@ -422,8 +484,14 @@ class Scheduler:
         rec = node.record
         self.ledger.update(rec, status="failed", error_code=code, error_message=message, error_source=source)
         node.phase = "done"
-        self.report("item_failed", key=node.spec.key, attempt=rec.attempts, error_code=code, error_message=message,
-                    source=source)
+        self.report(
+            "item_failed",
+            key=node.spec.key,
+            attempt=rec.attempts,
+            error_code=code,
+            error_message=message,
+            source=source,
+        )
         # Dependents not yet sent can never be: blocked, naming the parent.
         root = node.spec.key
         stack = [(root, c) for c in self.plan.children.get(root, ())]
@@ -433,16 +501,24 @@ class Scheduler:
             if child.phase != "waiting" or (child.step.need == "group" and self._needs_met(child)):
                 continue
             why = f"parent {root} failed" if parent_key == root else f"parent {parent_key} is blocked: {root} failed"
-            self.ledger.update(child.record, status="blocked", error_code="parent_failed", error_message=why,
-                               error_source="blocked")
+            self.ledger.update(
+                child.record, status="blocked", error_code="parent_failed", error_message=why, error_source="blocked"
+            )
             child.phase = "done"
             self.report("item_blocked", key=key, parent=parent_key)
             stack.extend((key, c) for c in self.plan.children.get(key, ()))
 
     # -- requests under limits and the retry policy --------------------------------------------
 
-    async def _call(self, fn: Callable[[], Awaitable[T]], *, what: str, item: str | None = None,
-                    slot: Slot | None = None, background: bool = False) -> T:
+    async def _call(
+        self,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        what: str,
+        item: str | None = None,
+        slot: Slot | None = None,
+        background: bool = False,
+    ) -> T:
         """One request under the meter and the retry policy; `slot` marks a creation."""
         attempt = 0
         while True:
@@ -455,9 +531,16 @@ class Scheduler:
                 result = await fn()
             except ApiError as error:
                 decision = self.policy.decide(error, attempt, self._rng)
-                self.report("request_failed", key=item, what=what, attempt=attempt, error=_describe(error),
-                            request_id=getattr(error, "request_id", None), verdict=decision.verdict.value,
-                            retry_in=round(decision.delay, 3))
+                self.report(
+                    "request_failed",
+                    key=item,
+                    what=what,
+                    attempt=attempt,
+                    error=_describe(error),
+                    request_id=getattr(error, "request_id", None),
+                    verdict=decision.verdict.value,
+                    retry_in=round(decision.delay, 3),
+                )
                 if decision.rate_limited:
                     if self.meter is not None:
                         self.meter.on_rate_limited(getattr(error, "retry_after", None))
@@ -555,16 +638,20 @@ class Scheduler:
                 groups[node.record.group_id] = groups.get(node.record.group_id, 0) + 1
         all_grouped = all(node.record.group_id for node in watched.values())
         per_group = sum(math.ceil(n / LOOKS_PAGE) for n in groups.values()) if all_grouped else math.inf
-        options = {"each": len(watched) if len(watched) <= POLL_EACH_MAX else math.inf,
-                   "group": per_group, "scan": self._scan_pages}
+        options = {
+            "each": len(watched) if len(watched) <= POLL_EACH_MAX else math.inf,
+            "group": per_group,
+            "scan": self._scan_pages,
+        }
         how = min(options, key=lambda k: options[k])
         looks: list[dict[str, Any]] = []
         try:
             if how == "each":
                 for look_id, node in watched.items():
                     try:
-                        looks.append(await self._call(partial(self.client.get_look, look_id),
-                                                      what="poll", background=True))
+                        looks.append(
+                            await self._call(partial(self.client.get_look, look_id), what="poll", background=True)
+                        )
                     except ItemFailed as failure:
                         if failure.code != "not_found":
                             raise
@@ -597,8 +684,11 @@ class Scheduler:
         token: str | None = None
         pages = 0
         while True:
-            page = await self._call(partial(self.client.list_looks, group_id=group_id, token=token, limit=LOOKS_PAGE),
-                                    what="poll", background=True)
+            page = await self._call(
+                partial(self.client.list_looks, group_id=group_id, token=token, limit=LOOKS_PAGE),
+                what="poll",
+                background=True,
+            )
             pages += 1
             looks.extend(page.items)
             token = page.next_token
@@ -632,10 +722,19 @@ class Scheduler:
             code = ExitCode.WAITING
         else:
             code = ExitCode.OK
-        return RunResult(counts=counts, exit_code=code, stopped=self._stopping, stop_message=self._stop_message,
-                         elapsed=elapsed, requests=self.client.stats.requests,
-                         rate_limited=self.client.stats.rate_limited, creations=self.creations,
-                         uploads=self.assets.uploaded, consent_requests=self.consent_requests, records=records)
+        return RunResult(
+            counts=counts,
+            exit_code=code,
+            stopped=self._stopping,
+            stop_message=self._stop_message,
+            elapsed=elapsed,
+            requests=self.client.stats.requests,
+            rate_limited=self.client.stats.rate_limited,
+            creations=self.creations,
+            uploads=self.assets.uploaded,
+            consent_requests=self.consent_requests,
+            records=records,
+        )
 
 
 def _describe(error: ApiError) -> str:

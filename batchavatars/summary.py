@@ -3,7 +3,7 @@ consent links to send, cost. Rendered with rich, which writes no control charact
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.table import Table
@@ -19,10 +19,10 @@ FIXES = {
     "invalid_parameter": "HeyGen rejected the item as sent: fix it in the manifest per the message, then run again",
     "validation_error": "HeyGen rejected the item as sent: fix it in the manifest per the message, then run again",
     "training_failed": "HeyGen could not train from this input (photo: clear frontal face, 512x512 or more; "
-                       "footage: 2 min, 720p or better): replace the file, then run again",
+    "footage: 2 min, 720p or better): replace the file, then run again",
     "parent_failed": "fix the parent item, then run again",
     "adopt_ambiguous": "several avatars on the account match: delete the extras on HeyGen and run --adopt again, "
-                       "or run without --adopt to create it anew",
+    "or run without --adopt to create it anew",
     "rate_limit_exceeded": "HeyGen kept answering 429: run again, or lower --rate / --concurrency",
     "timeout": "no answer in time: run again; the same Idempotency-Key guarantees no duplicate",
     "transport_error": "network trouble: run again; the same Idempotency-Key guarantees no duplicate",
@@ -48,10 +48,22 @@ def outcome(records: list[Record]) -> dict[str, object]:
     """Counts, failures with their fix, consent links waiting: for `status --json` and `--json-summary`."""
     return {
         "counts": counts_of(records),
-        "failed": [{"key": r.key, "status": r.status, "error_code": r.error_code, "error_message": r.error_message,
-                    "fix": fix_for(r.error_code)} for r in records if r.status in ("failed", "blocked")],
-        "awaiting_consent": [{"key": r.key, "name": r.name, "consent_url": r.consent_url}
-                             for r in records if r.status == "awaiting_consent"],
+        "failed": [
+            {
+                "key": r.key,
+                "status": r.status,
+                "error_code": r.error_code,
+                "error_message": r.error_message,
+                "fix": fix_for(r.error_code),
+            }
+            for r in records
+            if r.status in ("failed", "blocked")
+        ],
+        "awaiting_consent": [
+            {"key": r.key, "name": r.name, "consent_url": r.consent_url}
+            for r in records
+            if r.status == "awaiting_consent"
+        ],
     }
 
 
@@ -81,5 +93,8 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
         console.print("Waiting for consent: send each link to the person depicted", style="bold")
         for rec in waiting:
             # plain lines, never folded, so a link can be copied whole from any terminal or log
-            console.print(f"  {rec.key} ({rec.name}): {rec.consent_url or '(not requested yet: run again)'}",
-                          soft_wrap=True, highlight=False)
+            console.print(
+                f"  {rec.key} ({rec.name}): {rec.consent_url or '(not requested yet: run again)'}",
+                soft_wrap=True,
+                highlight=False,
+            )

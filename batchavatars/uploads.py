@@ -3,8 +3,8 @@ asset ids by SHA-256, across items and across runs), streamed, never read whole 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import anyio
 import anyio.to_thread
@@ -40,8 +40,10 @@ class AssetStore:
                 if asset is None:
                     asset = await self._call(
                         f"upload {file.name}",
-                        lambda: self._client.upload_asset(file, content_type_for(file), sha,
-                                                          idempotency_key=f"ba1.asset.{sha[:48]}"))
+                        lambda: self._client.upload_asset(
+                            file, content_type_for(file), sha, idempotency_key=f"ba1.asset.{sha[:48]}"
+                        ),
+                    )
                     self._ledger.put_asset(sha, asset, file.stat().st_size)
                     self.uploaded += 1
             self._by_path[path] = asset

@@ -15,7 +15,7 @@ import json
 import os
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,13 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": model,
-            "cores": os.cpu_count(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def plan_runs(names: list[str], runners: list[str], quick: bool) -> list[tuple[str, str, int | None]]:
@@ -56,8 +61,10 @@ def _num(value: Any, fmt: str) -> str:
 
 
 def timing_table(rows: list[dict[str, Any]]) -> list[str]:
-    head = (f"{'scenario':<15} {'runner':<13} {'done':>9} {'makespan s':>10} {'bound s':>8} {'ratio':>6} "
-            f"{'requests':>8} {'429s':>6} {'dups':>5} {'CPU s':>7} {'RSS MB':>7}")
+    head = (
+        f"{'scenario':<15} {'runner':<13} {'done':>9} {'makespan s':>10} {'bound s':>8} {'ratio':>6} "
+        f"{'requests':>8} {'429s':>6} {'dups':>5} {'CPU s':>7} {'RSS MB':>7}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         if "error" in r:
@@ -67,13 +74,16 @@ def timing_table(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"{r['scenario']:<15} {r['runner']:<13} {done:>9} {r['makespan_s']:>10.2f} {r['lower_bound_s']:>8.2f} "
             f"{_num(r['ratio'], '.2f'):>6} {r['requests']:>8} {r['rate_limited']:>6} {r['duplicates']:>5} "
-            f"{r['cpu_s']:>7.2f} {r['peak_rss_mb']:>7.1f}")
+            f"{r['cpu_s']:>7.2f} {r['peak_rss_mb']:>7.1f}"
+        )
     return lines
 
 
 def scale_table(rows: list[dict[str, Any]]) -> list[str]:
-    head = (f"{'scenario':<11} {'items':>7} {'validate s':>10} {'plan s':>7} {'run s':>8} {'run CPU s':>9} "
-            f"{'CPU ms/item':>11} {'requests':>8} {'dups':>5} {'peak RSS MB':>11} {'done':>13}")
+    head = (
+        f"{'scenario':<11} {'items':>7} {'validate s':>10} {'plan s':>7} {'run s':>8} {'run CPU s':>9} "
+        f"{'CPU ms/item':>11} {'requests':>8} {'dups':>5} {'peak RSS MB':>11} {'done':>13}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         if "error" in r:
@@ -87,7 +97,8 @@ def scale_table(rows: list[dict[str, Any]]) -> list[str]:
             f"{r['scenario']:<11} {r['items']:>7} {_num(validate, '.2f'):>10} "
             f"{_num(stages.get('plan', {}).get('wall_s'), '.3f'):>7} {_num(run.get('wall_s'), '.2f'):>8} "
             f"{_num(run.get('cpu_s'), '.2f'):>9} {_num(cpu_item, '.3f'):>11} {r['requests']:>8} "
-            f"{r['duplicates']:>5} {r['peak_rss_mb']:>11.1f} {str(r['succeeded']) + '/' + str(r['items']):>13}")
+            f"{r['duplicates']:>5} {r['peak_rss_mb']:>11.1f} {str(r['succeeded']) + '/' + str(r['items']):>13}"
+        )
     return lines
 
 
@@ -98,18 +109,28 @@ def versus_best_baseline(rows: list[dict[str, Any]], scenario: str) -> str | Non
         return None
     best = min(theirs, key=lambda r: r["makespan_s"])
     ratio = ours[0]["makespan_s"] / best["makespan_s"]
-    return (f"{scenario}: batchavatars makespan / best baseline ({best['runner']}) makespan = "
-            f"{ours[0]['makespan_s']:.2f} / {best['makespan_s']:.2f} = {ratio:.2f}")
+    return (
+        f"{scenario}: batchavatars makespan / best baseline ({best['runner']}) makespan = "
+        f"{ours[0]['makespan_s']:.2f} / {best['makespan_s']:.2f} = {ratio:.2f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help=f"cap scale-100k at {QUICK_MAX_ITEMS:,} items")
-    parser.add_argument("--scenario", action="append", default=[], choices=sorted(SCENARIOS), metavar="NAME",
-                        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}")
-    parser.add_argument("--runner", action="append", default=[], choices=RUNNERS,
-                        help="run only this runner (repeatable)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        choices=sorted(SCENARIOS),
+        metavar="NAME",
+        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--runner", action="append", default=[], choices=RUNNERS, help="run only this runner (repeatable)"
+    )
     args = parser.parse_args(argv)
 
     host = machine()
@@ -122,25 +143,32 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in row:
             print(f"  {label}: ERROR {row['error']}", file=sys.stderr, flush=True)
         else:
-            print(f"  {label}: {row['makespan_s']:.2f} s, {row['succeeded']}/{row['items']} done",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {label}: {row['makespan_s']:.2f} s, {row['succeeded']}/{row['items']} done",
+                file=sys.stderr,
+                flush=True,
+            )
 
     timed = [r for r in rows if not SCENARIOS[r["scenario"]].scaled]
     scaled = [r for r in rows if SCENARIOS[r["scenario"]].scaled]
-    out = [f"machine: {host['platform']}, {host['cpu']}, {host['cores']} cores, Python {host['python']}; "
-           f"{host['date']}"]
+    out = [
+        f"machine: {host['platform']}, {host['cpu']}, {host['cores']} cores, Python {host['python']}; {host['date']}"
+    ]
     if timed:
         out += ["", *timing_table(timed)]
-        out.append("bound = max(creations/rate limit, creations*training/training cap, critical path); "
-                   "ratio = makespan/bound; done = items completed on the server")
+        out.append(
+            "bound = max(creations/rate limit, creations*training/training cap, critical path); "
+            "ratio = makespan/bound; done = items completed on the server"
+        )
         line = versus_best_baseline(timed, "onboarding-300")
         if line:
             out.append(line)
     if scaled:
         out += ["", *scale_table(scaled)]
     print("\n".join(out))
-    RESULTS.write_text(json.dumps({"machine": host, "quick": args.quick, "results": rows}, indent=2) + "\n",
-                       encoding="utf-8")
+    RESULTS.write_text(
+        json.dumps({"machine": host, "quick": args.quick, "results": rows}, indent=2) + "\n", encoding="utf-8"
+    )
     print(f"\nresults: {RESULTS}")
     return 1 if any("error" in r for r in rows) else 0
 

@@ -116,8 +116,13 @@ class _Client:
 
 def _body(spec: Any, parent: dict[str, str] | None) -> dict[str, Any]:
     if spec.kind == "look":
-        return {"type": "prompt", "name": spec.name, "prompt": spec.prompt,
-                "avatar_id": parent["look_id"], "avatar_group_id": parent["group_id"]}
+        return {
+            "type": "prompt",
+            "name": spec.name,
+            "prompt": spec.prompt,
+            "avatar_id": parent["look_id"],
+            "avatar_group_id": parent["group_id"],
+        }
     body: dict[str, Any] = {"type": spec.type, "name": spec.name}
     if parent is not None:
         body["avatar_group_id"] = parent["group_id"]
@@ -166,8 +171,13 @@ def _levels(items: list[Any]) -> list[list[Any]]:
 async def _run(items: list[Any], url: str, bucket: TokenBucket | None) -> None:
     made: dict[str, dict[str, str]] = {}
     failed: set[str] = set()
-    async with httpx.AsyncClient(base_url=url, headers={"X-Api-Key": API_KEY}, timeout=30.0, trust_env=False,
-                                 limits=httpx.Limits(max_connections=SEMAPHORE)) as http:
+    async with httpx.AsyncClient(
+        base_url=url,
+        headers={"X-Api-Key": API_KEY},
+        timeout=30.0,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=SEMAPHORE),
+    ) as http:
         client = _Client(http, bucket)
         for level in _levels(items):
             todo = []
@@ -178,8 +188,9 @@ async def _run(items: list[Any], url: str, bucket: TokenBucket | None) -> None:
                     todo.append(spec)
             results = await asyncio.gather(
                 *(_create_and_wait(client, s, made.get(s.parent) if s.parent else None) for s in todo),
-                return_exceptions=True)
-            for spec, result in zip(todo, results):
+                return_exceptions=True,
+            )
+            for spec, result in zip(todo, results, strict=False):
                 if isinstance(result, BaseException):
                     if not isinstance(result, ItemError):
                         raise result

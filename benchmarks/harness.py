@@ -45,12 +45,13 @@ def run_one(scenario: str, runner: str, size: int | None = None, *, timeout: flo
         return {**base, "error": f"timed out after {timeout or spec.wait_timeout:g} s"}
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(MARK):
-            return json.loads(line[len(MARK):])
+            return json.loads(line[len(MARK) :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     return {**base, "error": f"exit code {proc.returncode}: " + " | ".join(tail)}
 
 
 # -- inside the subprocess ----------------------------------------------------------------------
+
 
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -67,7 +68,7 @@ class Stage:
     def __init__(self) -> None:
         self.wall = self.cpu = 0.0
 
-    def __enter__(self) -> "Stage":
+    def __enter__(self) -> Stage:
         self._wall, self._cpu = time.perf_counter(), _cpu()
         return self
 
@@ -76,8 +77,9 @@ class Stage:
         self.cpu = _cpu() - self._cpu
 
 
-async def _run_batchavatars(items: list[Any], url: str, rate: float, workdir: Path,
-                            stages: dict[str, Stage]) -> dict[str, Any]:
+async def _run_batchavatars(
+    items: list[Any], url: str, rate: float, workdir: Path, stages: dict[str, Stage]
+) -> dict[str, Any]:
     """What `batchavatars run` does after loading the manifest (batchavatars/runner.py), with the
     options a user would give: --rate = the documented limit, --concurrency 16, defaults otherwise."""
     from batchavatars.client import HeyGenClient
@@ -96,8 +98,14 @@ async def _run_batchavatars(items: list[Any], url: str, rate: float, workdir: Pa
                     result = await Scheduler(plan, book, client, options).run()
     finally:
         book.close()
-    return {"exit_code": int(result.exit_code), "counts": result.counts, "stopped": result.stopped,
-            "client_requests": result.requests, "client_429s": result.rate_limited, "creations": result.creations}
+    return {
+        "exit_code": int(result.exit_code),
+        "counts": result.counts,
+        "stopped": result.stopped,
+        "client_requests": result.requests,
+        "client_429s": result.rate_limited,
+        "creations": result.creations,
+    }
 
 
 def write_manifest(scenario: str, size: int | str, path: str) -> None:
@@ -147,8 +155,11 @@ def _verify(url: str, items: list[Any]) -> int:
             if token:
                 params["token"] = token
             body = http.get("/v3/avatars/looks", params=params).raise_for_status().json()
-            done.update(look["name"] for look in body["data"]
-                        if look.get("status") == "completed" and look.get("name") in wanted)
+            done.update(
+                look["name"]
+                for look in body["data"]
+                if look.get("status") == "completed" and look.get("name") in wanted
+            )
             token = body.get("next_token") if body.get("has_more") else None
             if not token:
                 return len(done)
@@ -175,8 +186,15 @@ def measure(scenario: Scenario, runner: str, size: int | None = None) -> dict[st
         out["peak_rss_mb"] = round(_rss_mb(), 1)
         stats = sb.stats()
         # Count what exists without limits or faults in the way (the run's figures are taken).
-        sb.configure(rate_limit=None, latency=0.0, fault_5xx=0.0, fault_lost_response=0.0, fault_drop=0.0,
-                     fault_slow=0.0, burst_429=0.0)
+        sb.configure(
+            rate_limit=None,
+            latency=0.0,
+            fault_5xx=0.0,
+            fault_lost_response=0.0,
+            fault_drop=0.0,
+            fault_slow=0.0,
+            burst_429=0.0,
+        )
         out["succeeded"] = _verify(sb.url, items)
     out.update(
         makespan_s=round(total.wall, 3),
@@ -207,8 +225,12 @@ def main(argv: list[str] | None = None) -> None:
         result = measure(SCENARIOS[args.scenario], args.runner, args.size)
     except Exception as exc:  # reported in the table, not as a crash of the whole benchmark
         traceback.print_exc()
-        result = {"scenario": args.scenario, "runner": args.runner, "size": args.size,
-                  "error": f"{type(exc).__name__}: {exc}"}
+        result = {
+            "scenario": args.scenario,
+            "runner": args.runner,
+            "size": args.size,
+            "error": f"{type(exc).__name__}: {exc}",
+        }
     sys.stdout.write(MARK + json.dumps(result) + "\n")
     sys.stdout.flush()
 

@@ -7,8 +7,9 @@ Scenario avatars are photo avatars and looks are prompt looks, so no runner need
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from batchavatars.spec import FileRef, ItemSpec, Location
 
@@ -16,19 +17,31 @@ HERE = Location("benchmark", 1, 1)
 
 # The account every timed scenario simulates: 20 req/s, 40 concurrent training jobs, 1 s of
 # training, 50 ms per response.
-ACCOUNT: dict[str, Any] = dict(rate_limit=20.0, max_concurrent_training=40, training_seconds=1.0, latency=0.05,
-                               seed=1)
+ACCOUNT: dict[str, Any] = dict(rate_limit=20.0, max_concurrent_training=40, training_seconds=1.0, latency=0.05, seed=1)
 
 
 def photo_avatar(key: str) -> ItemSpec:
-    return ItemSpec(key=key, kind="avatar", type="photo", name=f"Bench {key}", location=HERE,
-                    file=FileRef("url", f"https://cdn.example.com/bench/{key}.jpg"))
+    return ItemSpec(
+        key=key,
+        kind="avatar",
+        type="photo",
+        name=f"Bench {key}",
+        location=HERE,
+        file=FileRef("url", f"https://cdn.example.com/bench/{key}.jpg"),
+    )
 
 
 def look_of(key: str, parent: str) -> ItemSpec:
     """A look made from `parent`'s look (an avatar or another look): sent as type prompt."""
-    return ItemSpec(key=key, kind="look", type="prompt", name=f"Bench {key}", location=HERE, parent=parent,
-                    prompt=f"{key}: same person, another outfit")
+    return ItemSpec(
+        key=key,
+        kind="look",
+        type="prompt",
+        name=f"Bench {key}",
+        location=HERE,
+        parent=parent,
+        prompt=f"{key}: same person, another outfit",
+    )
 
 
 def presenters(n: int, looks_each: int) -> list[ItemSpec]:
@@ -117,24 +130,46 @@ def critical_path(items: list[ItemSpec], latency: float, training: float) -> flo
     return max(finish.values(), default=0.0)
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("onboarding-300", "100 photo avatars x 3 looks each (400 creations)",
-             lambda _n: presenters(100, 3), dict(ACCOUNT)),
-    Scenario("deep-chains", "20 photo avatars, each a chain of looks of looks 5 deep (120 creations)",
-             lambda _n: chains(20, 5), dict(ACCOUNT)),
-    Scenario("flaky", "onboarding-300 with 10% injected faults (4% 5xx, 3% lost response, 3% dropped)",
-             lambda _n: presenters(100, 3),
-             dict(ACCOUNT, fault_5xx=0.04, fault_lost_response=0.03, fault_drop=0.03, seed=7)),
-    Scenario("scale-100k", "50% avatars + 50% looks, zero latency, no limits, instant training: overhead",
-             lambda n: half_and_half(n or 100_000),
-             dict(rate_limit=None, max_concurrent_training=None, training_seconds=0.0, latency=0.0, seed=1),
-             sizes=(1_000, 10_000, 100_000), wait_timeout=3600.0),
-    # For tests/test_bench.py: seconds, not minutes; not part of `python -m benchmarks`.
-    Scenario("tiny", "5 photo avatars x 1 look, 0.05 s training, no latency",
-             lambda _n: presenters(5, 1),
-             dict(rate_limit=50.0, max_concurrent_training=40, training_seconds=0.05, latency=0.0, seed=1),
-             default=False, wait_timeout=120.0),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "onboarding-300",
+            "100 photo avatars x 3 looks each (400 creations)",
+            lambda _n: presenters(100, 3),
+            dict(ACCOUNT),
+        ),
+        Scenario(
+            "deep-chains",
+            "20 photo avatars, each a chain of looks of looks 5 deep (120 creations)",
+            lambda _n: chains(20, 5),
+            dict(ACCOUNT),
+        ),
+        Scenario(
+            "flaky",
+            "onboarding-300 with 10% injected faults (4% 5xx, 3% lost response, 3% dropped)",
+            lambda _n: presenters(100, 3),
+            dict(ACCOUNT, fault_5xx=0.04, fault_lost_response=0.03, fault_drop=0.03, seed=7),
+        ),
+        Scenario(
+            "scale-100k",
+            "50% avatars + 50% looks, zero latency, no limits, instant training: overhead",
+            lambda n: half_and_half(n or 100_000),
+            dict(rate_limit=None, max_concurrent_training=None, training_seconds=0.0, latency=0.0, seed=1),
+            sizes=(1_000, 10_000, 100_000),
+            wait_timeout=3600.0,
+        ),
+        # For tests/test_bench.py: seconds, not minutes; not part of `python -m benchmarks`.
+        Scenario(
+            "tiny",
+            "5 photo avatars x 1 look, 0.05 s training, no latency",
+            lambda _n: presenters(5, 1),
+            dict(rate_limit=50.0, max_concurrent_training=40, training_seconds=0.05, latency=0.0, seed=1),
+            default=False,
+            wait_timeout=120.0,
+        ),
+    )
+}
 
 QUICK_MAX_ITEMS = 10_000  # --quick: the scaled scenario stops here
 
@@ -145,5 +180,16 @@ def default_scenarios() -> list[Scenario]:
     return [s for s in SCENARIOS.values() if s.default]
 
 
-__all__ = ["ACCOUNT", "QUICK_MAX_ITEMS", "RUNNERS", "SCENARIOS", "Scenario", "chains", "critical_path",
-           "default_scenarios", "half_and_half", "lower_bound", "presenters"]
+__all__ = [
+    "ACCOUNT",
+    "QUICK_MAX_ITEMS",
+    "RUNNERS",
+    "SCENARIOS",
+    "Scenario",
+    "chains",
+    "critical_path",
+    "default_scenarios",
+    "half_and_half",
+    "lower_bound",
+    "presenters",
+]

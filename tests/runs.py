@@ -13,17 +13,31 @@ from batchavatars.scheduler import RunOptions, RunResult, Scheduler
 FAST = dict(rate=0, concurrency=8, poll_min=0.05, poll_max=0.3, seed=1)
 
 
-async def run_items(items: list[Any], url: str, ledger_path: Path, *, key: str = "test-key",
-                    events: list | None = None, recreate: tuple[str, ...] = (), timeouts: Timeouts | None = None,
-                    **options: Any) -> RunResult:
+async def run_items(
+    items: list[Any],
+    url: str,
+    ledger_path: Path,
+    *,
+    key: str = "test-key",
+    events: list | None = None,
+    recreate: tuple[str, ...] = (),
+    timeouts: Timeouts | None = None,
+    **options: Any,
+) -> RunResult:
     opts = {**FAST, **options}
     book = Ledger(ledger_path)
     try:
         plan = build_plan(items, book.records(), recreate=recreate)
         async with HeyGenClient(url, key, timeouts=timeouts or Timeouts()) as client:
             reporter = (lambda event, **fields: events.append((event, fields))) if events is not None else None
-            scheduler = Scheduler(plan, book, client, RunOptions(**opts), recreate=frozenset(recreate),
-                                  **({"reporter": reporter} if reporter else {}))
+            scheduler = Scheduler(
+                plan,
+                book,
+                client,
+                RunOptions(**opts),
+                recreate=frozenset(recreate),
+                **({"reporter": reporter} if reporter else {}),
+            )
             return await scheduler.run()
     finally:
         book.close()

@@ -14,9 +14,13 @@ from .test_soak import roster_yaml
 
 
 def run(manifest, url, *extra):
-    return subprocess.run([sys.executable, "-m", "batchavatars", "run", str(manifest), "--rate", "0", *extra],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": url})
+    return subprocess.run(
+        [sys.executable, "-m", "batchavatars", "run", str(manifest), "--rate", "0", *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": url},
+    )
 
 
 def test_deleting_the_ledger_and_running_with_adopt_recreates_nothing(tmp_path):
@@ -37,7 +41,9 @@ def test_deleting_the_ledger_and_running_with_adopt_recreates_nothing(tmp_path):
 
 def test_ambiguous_matches_are_reported_and_not_adopted(tmp_path):
     manifest = tmp_path / "twice.yaml"
-    manifest.write_text("version: 1\navatars:\n  - {key: ava, type: photo, name: Ava, file: 'https://x.example/a.jpg'}\n")
+    manifest.write_text(
+        "version: 1\navatars:\n  - {key: ava, type: photo, name: Ava, file: 'https://x.example/a.jpg'}\n"
+    )
     other = tmp_path / "other.yaml"
     other.write_text("version: 1\navatars:\n  - {key: ava2, type: photo, name: Ava, file: 'https://x.example/b.jpg'}\n")
     with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:

@@ -8,8 +8,18 @@ from benchmarks.__main__ import plan_runs, timing_table, versus_best_baseline
 from benchmarks.harness import run_one
 from benchmarks.scenarios import SCENARIOS, chains, critical_path, lower_bound, presenters
 
-FIELDS = ("items", "succeeded", "makespan_s", "lower_bound_s", "ratio", "requests", "rate_limited", "duplicates",
-          "cpu_s", "peak_rss_mb")
+FIELDS = (
+    "items",
+    "succeeded",
+    "makespan_s",
+    "lower_bound_s",
+    "ratio",
+    "requests",
+    "rate_limited",
+    "duplicates",
+    "cpu_s",
+    "peak_rss_mb",
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +67,12 @@ def test_lower_bound_takes_the_largest_of_rate_cap_and_critical_path():
     assert lower_bound(presenters(100, 3), dict(account, rate_limit=None)) == pytest.approx(10.0)  # 400 * 1 / 40
     assert critical_path(chains(20, 5), 0.05, 1.0) == pytest.approx(6 * 1.05)  # 6 levels
     assert lower_bound(chains(20, 5), account) == pytest.approx(6.3)
-    assert lower_bound(presenters(10, 1), dict(rate_limit=None, max_concurrent_training=None,
-                                               training_seconds=0.0, latency=0.0)) == 0.0
+    assert (
+        lower_bound(
+            presenters(10, 1), dict(rate_limit=None, max_concurrent_training=None, training_seconds=0.0, latency=0.0)
+        )
+        == 0.0
+    )
 
 
 def test_quick_caps_the_scaled_scenario_and_scenario_selects():

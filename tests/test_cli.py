@@ -74,7 +74,12 @@ BAD_INPUT = [
     ("path through a file", lambda t: ["validate", write(t, GOOD) + "/inner.yaml"], 2, "inner.yaml"),
     ("corrupt ledger", corrupt_ledger, 2, "not a ledger"),
     ("newer ledger", newer_ledger, 2, "newer batchavatars"),
-    ("base url not http", lambda t: ["run", write(t, GOOD), "--base-url", "ftp://example.com"], 2, "not an http(s) URL"),
+    (
+        "base url not http",
+        lambda t: ["run", write(t, GOOD), "--base-url", "ftp://example.com"],
+        2,
+        "not an http(s) URL",
+    ),
     ("no key", lambda t: ["run", write(t, GOOD), "--base-url", "http://127.0.0.1:9"], 2, "HEYGEN_API_KEY"),
     ("bad option", lambda t: ["run", write(t, GOOD), "--concurrency", "0"], 2, "concurrency"),
 ]
@@ -101,15 +106,23 @@ def test_validate_and_plan_json_list_every_item(tmp_path):
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "batchavatars", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "batchavatars", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_run_status_export_against_a_server_and_the_key_never_leaks(tmp_path):
     manifest = write(tmp_path, GOOD)
     with serve(SandboxConfig(api_key=SECRET, training_seconds=0.05, rate_limit=None)) as sb:
-        proc = run_cli(["run", manifest, "--base-url", sb.url, "-v", "--json-summary", str(tmp_path / "s.json")],
-                       {"HEYGEN_API_KEY": SECRET})
+        proc = run_cli(
+            ["run", manifest, "--base-url", sb.url, "-v", "--json-summary", str(tmp_path / "s.json")],
+            {"HEYGEN_API_KEY": SECRET},
+        )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]  # JSON lines off a terminal
     assert {line["event"] for line in lines} >= {"item_created", "item_succeeded"}
@@ -142,7 +155,9 @@ def test_credentials_file_of_the_official_cli_is_read(tmp_path):
     config.mkdir()
     (config / "credentials").write_text(json.dumps({"api_key": SECRET}))
     with serve(SandboxConfig(api_key=SECRET, training_seconds=0.05, rate_limit=None)) as sb:
-        proc = run_cli(["run", manifest, "--base-url", sb.url], {"HEYGEN_API_KEY": "", "HEYGEN_CONFIG_DIR": str(config)})
+        proc = run_cli(
+            ["run", manifest, "--base-url", sb.url], {"HEYGEN_API_KEY": "", "HEYGEN_CONFIG_DIR": str(config)}
+        )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -207,8 +222,12 @@ def test_the_sandbox_command_serves_on_loopback_and_prints_its_url(tmp_path):
 
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "batchavatars", "sandbox", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchavatars", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")

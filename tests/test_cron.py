@@ -27,11 +27,18 @@ looks:
 def nightly(tmp_path: Path, url: str, wait: str) -> subprocess.CompletedProcess:
     manifest = tmp_path / "team.yaml"
     manifest.write_text(MANIFEST)
-    env = {**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": url, "WAIT_TIMEOUT": wait,
-           "BATCHAVATARS_STATE": str(tmp_path / "state"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "HEYGEN_API_KEY": "k",
+        "HEYGEN_BASE_URL": url,
+        "WAIT_TIMEOUT": wait,
+        "BATCHAVATARS_STATE": str(tmp_path / "state"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     (tmp_path / "state").mkdir(exist_ok=True)
-    return subprocess.run([str(CRON / "nightly.sh"), str(manifest)], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(CRON / "nightly.sh"), str(manifest)], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_nightly_treats_work_left_waiting_as_fine_and_finishes_the_next_night(tmp_path):
@@ -71,7 +78,7 @@ def test_cronjob_keeps_the_ledger_on_a_persistent_volume_and_runs_one_at_a_time(
 
 
 def test_crontab_line_schedules_the_nightly_script():
-    line = next(l for l in (CRON / "crontab").read_text().splitlines() if l and not l.startswith("#"))
+    line = next(ln for ln in (CRON / "crontab").read_text().splitlines() if ln and not ln.startswith("#"))
     fields = line.split(None, 5)
     assert len(fields) == 6 and all(f.replace("*", "0").isdigit() for f in fields[:5])
     assert "nightly.sh" in fields[5] and "HEYGEN_API_KEY" in fields[5]

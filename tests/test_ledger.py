@@ -56,10 +56,12 @@ def test_a_committed_state_change_survives_kill_9(tmp_path):
 def test_second_run_on_the_same_ledger_is_refused_naming_the_holder(tmp_path):
     path = tmp_path / "l.ledger.db"
     first, second = Ledger(path), Ledger(path)
-    with first.exclusive():
-        with pytest.raises(LedgerError, match=r"another run is using this ledger \(pid \d+ on"):
-            with second.exclusive():
-                pass
+    with (
+        first.exclusive(),
+        pytest.raises(LedgerError, match=r"another run is using this ledger \(pid \d+ on"),
+        second.exclusive(),
+    ):
+        pass
     with second.exclusive():  # released: usable again
         pass
 

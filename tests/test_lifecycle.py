@@ -48,8 +48,13 @@ look_templates:
 
 
 def cli(*args: str, url: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "batchavatars", *args], capture_output=True, text=True, timeout=180,
-                          env={**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": url})
+    return subprocess.run(
+        [sys.executable, "-m", "batchavatars", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": url},
+    )
 
 
 def test_files_consent_and_training_across_two_runs(tmp_path):
@@ -90,7 +95,9 @@ async def test_polling_hundreds_of_training_items_costs_a_fraction_of_one_get_pe
         stats = sb.stats()
     assert result.counts == {"succeeded": 300}
     cycles = [f for e, f in events if e == "polled"]
-    polls = stats["requests"].get("GET /v3/avatars/looks", 0) + stats["requests"].get("GET /v3/avatars/looks/{look_id}", 0)
+    polls = stats["requests"].get("GET /v3/avatars/looks", 0) + stats["requests"].get(
+        "GET /v3/avatars/looks/{look_id}", 0
+    )
     one_get_per_look = sum(c["watched"] for c in cycles)  # what the same cycles would cost one GET per look
     assert cycles and one_get_per_look >= 300
     assert polls <= 0.1 * one_get_per_look, (polls, one_get_per_look)

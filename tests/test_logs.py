@@ -21,8 +21,12 @@ class Pipe(io.StringIO):
 def test_a_logged_header_dict_and_the_keys_value_anywhere_are_redacted():
     out = Pipe()
     log = configure(fmt="auto", verbosity=0, secrets=[KEY], stream=out)
-    log.info("request", headers={"X-Api-Key": KEY, "Authorization": f"Bearer {KEY}", "Accept": "json"},
-             url=f"https://api.heygen.com/v3/avatars?api_key={KEY}", note=f"sent {KEY} twice {KEY}")
+    log.info(
+        "request",
+        headers={"X-Api-Key": KEY, "Authorization": f"Bearer {KEY}", "Accept": "json"},
+        url=f"https://api.heygen.com/v3/avatars?api_key={KEY}",
+        note=f"sent {KEY} twice {KEY}",
+    )
     log.info("upload", body={"file": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo" * 100}})
     text = out.getvalue()
     assert KEY not in text and "iVBORw0KGgo" not in text
@@ -45,6 +49,10 @@ def test_quiet_keeps_warnings_only_and_verbose_adds_debug():
 
 
 def test_shell_completion_script_is_generated():
-    proc = subprocess.run([sys.executable, "-m", "batchavatars"], capture_output=True, text=True,
-                          env={**os.environ, "_BATCHAVATARS_COMPLETE": "bash_source"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "batchavatars"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "_BATCHAVATARS_COMPLETE": "bash_source"},
+    )
     assert proc.returncode == 0 and "complete" in proc.stdout and "_BATCHAVATARS_COMPLETE" in proc.stdout

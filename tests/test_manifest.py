@@ -32,9 +32,10 @@ def problems_of(path: Path) -> ManifestError:
 
 def assert_problem(err: ManifestError, substring: str, line: int, col: int, file: str | None = None) -> None:
     for p in err.problems:
-        if substring in str(p) and p.location is not None and (p.location.line, p.location.col) == (line, col):
-            if file is None or p.location.file.endswith(file):
-                return
+        at = p.location
+        here = at is not None and (at.line, at.col) == (line, col) and (file is None or at.file.endswith(file))
+        if here and substring in str(p):
+            return
     listing = "\n".join(f"  {p}" for p in err.problems)
     raise AssertionError(f"no problem with {substring!r} at {line}:{col}; got:\n{listing}")
 
@@ -44,140 +45,262 @@ PHOTO = "https://cdn.example.com/a.jpg"
 # (id, manifest text, expected substring of the problem, line, col). A str col names the token the
 # problem must point at: its column is where that token starts on the line.
 CATALOGUE = [
-    ("typo-suggests-field", """
+    (
+        "typo-suggests-field",
+        """
         version: 1
         avatars:
           - key: nova
             type: prompt
             name: Nova
             promt: a starship captain
-        """, "unknown field `promt` in a prompt avatar. Fix: did you mean `prompt`?", 6, 5),
-    ("typo-missing-required-too", """
+        """,
+        "unknown field `promt` in a prompt avatar. Fix: did you mean `prompt`?",
+        6,
+        5,
+    ),
+    (
+        "typo-missing-required-too",
+        """
         version: 1
         avatars:
           - key: nova
             type: prompt
             name: Nova
             promt: a starship captain
-        """, "missing required field `prompt`", 3, 5),
-    ("unknown-top-level", """
+        """,
+        "missing required field `prompt`",
+        3,
+        5,
+    ),
+    (
+        "unknown-top-level",
+        """
         version: 1
         avatar: []
-        """, "did you mean `avatars`?", 2, 1),
-    ("unknown-in-look", """
+        """,
+        "did you mean `avatars`?",
+        2,
+        1,
+    ),
+    (
+        "unknown-in-look",
+        """
         version: 1
         looks:
           - {key: l, avatar_id: look_1, name: L, prompt: p, colour: red}
-        """, "unknown field `colour` in a look", 3, "colour"),
-    ("unknown-in-file-mapping", f"""
+        """,
+        "unknown field `colour` in a look",
+        3,
+        "colour",
+    ),
+    (
+        "unknown-in-file-mapping",
+        f"""
         version: 1
         avatars:
           - key: a
             type: photo
             name: A
             file: {{url: {PHOTO}, path: a.jpg}}
-        """, "a file mapping takes exactly one of url, path, asset_id", 6, "path:"),
-    ("file-mapping-typo", f"""
+        """,
+        "a file mapping takes exactly one of url, path, asset_id",
+        6,
+        "path:",
+    ),
+    (
+        "file-mapping-typo",
+        f"""
         version: 1
         avatars:
           - key: a
             type: photo
             name: A
             file: {{uri: {PHOTO}}}
-        """, "did you mean `url`?", 6, 11),
-    ("version-missing", """
+        """,
+        "did you mean `url`?",
+        6,
+        11,
+    ),
+    (
+        "version-missing",
+        """
         avatars: []
-        """, "missing `version`", 1, 1),
-    ("version-unknown", """
+        """,
+        "missing `version`",
+        1,
+        1,
+    ),
+    (
+        "version-unknown",
+        """
         version: 2
         avatars: []
-        """, "unsupported manifest version 2. Fix: this batchavatars reads manifest version 1", 1, 10),
-    ("version-string", """
+        """,
+        "unsupported manifest version 2. Fix: this batchavatars reads manifest version 1",
+        1,
+        10,
+    ),
+    (
+        "version-string",
+        """
         version: "1"
-        """, "`version` must be the whole number 1, not the string '1'", 1, 10),
-    ("missing-name", f"""
+        """,
+        "`version` must be the whole number 1, not the string '1'",
+        1,
+        10,
+    ),
+    (
+        "missing-name",
+        f"""
         version: 1
         avatars:
           - key: a
             type: photo
             file: {PHOTO}
-        """, "missing required field `name`", 3, 5),
-    ("empty-name", f"""
+        """,
+        "missing required field `name`",
+        3,
+        5,
+    ),
+    (
+        "empty-name",
+        f"""
         version: 1
         avatars:
           - key: a
             type: photo
             name: ""
             file: {PHOTO}
-        """, "`name` is empty", 5, 11),
-    ("name-too-long", f"""
+        """,
+        "`name` is empty",
+        5,
+        11,
+    ),
+    (
+        "name-too-long",
+        f"""
         version: 1
         avatars:
           - key: a
             type: photo
             name: {"n" * 256}
             file: {PHOTO}
-        """, "`name` is 256 characters; the limit is 255", 5, 11),
-    ("name-not-a-string", f"""
+        """,
+        "`name` is 256 characters; the limit is 255",
+        5,
+        11,
+    ),
+    (
+        "name-not-a-string",
+        f"""
         version: 1
         avatars:
           - key: a
             type: photo
             name: yes
             file: {PHOTO}
-        """, 'must be a string, not the boolean true (YAML reads yes that way). Fix: quote it: name: "yes"', 5, 11),
-    ("missing-type", f"""
+        """,
+        'must be a string, not the boolean true (YAML reads yes that way). Fix: quote it: name: "yes"',
+        5,
+        11,
+    ),
+    (
+        "missing-type",
+        f"""
         version: 1
         avatars:
           - key: a
             name: A
             file: {PHOTO}
-        """, "missing required field `type`", 3, 5),
-    ("bad-type", f"""
+        """,
+        "missing required field `type`",
+        3,
+        5,
+    ),
+    (
+        "bad-type",
+        f"""
         version: 1
         avatars:
           - key: a
             type: fotoo
             name: A
             file: {PHOTO}
-        """, "unknown avatar type 'fotoo'. Fix: did you mean `photo`?", 4, 11),
-    ("bad-type-still-checks-key", f"""
+        """,
+        "unknown avatar type 'fotoo'. Fix: did you mean `photo`?",
+        4,
+        11,
+    ),
+    (
+        "bad-type-still-checks-key",
+        f"""
         version: 1
         avatars:
           - key: A
             type: fotoo
             name: A
             file: {PHOTO}
-        """, "`key` 'A' is not a valid key", 3, 10),
-    ("bad-key", f"""
+        """,
+        "`key` 'A' is not a valid key",
+        3,
+        10,
+    ),
+    (
+        "bad-key",
+        f"""
         version: 1
         avatars:
           - key: Ava Reyes
             type: photo
             name: Ava
             file: {PHOTO}
-        """, "`key` 'Ava Reyes' is not a valid key. Fix: keys are 1-64 characters", 3, 10),
-    ("key-too-long", f"""
+        """,
+        "`key` 'Ava Reyes' is not a valid key. Fix: keys are 1-64 characters",
+        3,
+        10,
+    ),
+    (
+        "key-too-long",
+        f"""
         version: 1
         avatars:
           - key: {"k" * 65}
             type: photo
             name: Ava
             file: {PHOTO}
-        """, "is not a valid key", 3, 10),
-    ("photo-needs-file", """
+        """,
+        "is not a valid key",
+        3,
+        10,
+    ),
+    (
+        "photo-needs-file",
+        """
         version: 1
         avatars:
           - key: a
             type: photo
             name: A
-        """, "missing required field `file`", 3, 5),
-    ("prompt-needs-prompt", """
+        """,
+        "missing required field `file`",
+        3,
+        5,
+    ),
+    (
+        "prompt-needs-prompt",
+        """
         version: 1
         avatars:
           - {key: a, type: prompt, name: A}
-        """, "missing required field `prompt`", 3, 5),
-    ("file-on-prompt-avatar", f"""
+        """,
+        "missing required field `prompt`",
+        3,
+        5,
+    ),
+    (
+        "file-on-prompt-avatar",
+        f"""
         version: 1
         avatars:
           - key: a
@@ -185,8 +308,14 @@ CATALOGUE = [
             name: A
             prompt: p
             file: {PHOTO}
-        """, "`file` is not used by a prompt avatar", 7, 5),
-    ("consent-on-photo", f"""
+        """,
+        "`file` is not used by a prompt avatar",
+        7,
+        5,
+    ),
+    (
+        "consent-on-photo",
+        f"""
         version: 1
         avatars:
           - key: a
@@ -194,8 +323,14 @@ CATALOGUE = [
             name: A
             file: {PHOTO}
             consent: {{reroute_url: https://example.com}}
-        """, "`consent` is only for digital_twin avatars", 7, 5),
-    ("reference-images-on-photo", f"""
+        """,
+        "`consent` is only for digital_twin avatars",
+        7,
+        5,
+    ),
+    (
+        "reference-images-on-photo",
+        f"""
         version: 1
         avatars:
           - key: a
@@ -203,8 +338,14 @@ CATALOGUE = [
             name: A
             file: {PHOTO}
             reference_images: [{PHOTO}]
-        """, "`reference_images` is only for prompt avatars", 7, 5),
-    ("too-many-reference-images", f"""
+        """,
+        "`reference_images` is only for prompt avatars",
+        7,
+        5,
+    ),
+    (
+        "too-many-reference-images",
+        f"""
         version: 1
         avatars:
           - key: a
@@ -212,16 +353,28 @@ CATALOGUE = [
             name: A
             prompt: p
             reference_images: [{PHOTO}, {PHOTO}, {PHOTO}, {PHOTO}]
-        """, "`reference_images` has 4 images; HeyGen takes at most 3", 7, 23),
-    ("prompt-too-long", f"""
+        """,
+        "`reference_images` has 4 images; HeyGen takes at most 3",
+        7,
+        23,
+    ),
+    (
+        "prompt-too-long",
+        f"""
         version: 1
         looks:
           - key: l
             avatar_id: look_1
             name: L
             prompt: {"p" * 1234}
-        """, "`prompt` is 1234 characters; the limit is 1000. Fix: shorten it by 234 characters", 6, 13),
-    ("group-and-avatar-group-id", f"""
+        """,
+        "`prompt` is 1234 characters; the limit is 1000. Fix: shorten it by 234 characters",
+        6,
+        13,
+    ),
+    (
+        "group-and-avatar-group-id",
+        f"""
         version: 1
         avatars:
           - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
@@ -231,22 +384,40 @@ CATALOGUE = [
             file: {PHOTO}
             group: a
             avatar_group_id: group_1
-        """, "`group` and `avatar_group_id` cannot both be set", 9, 5),
-    ("group-names-a-look", f"""
+        """,
+        "`group` and `avatar_group_id` cannot both be set",
+        9,
+        5,
+    ),
+    (
+        "group-names-a-look",
+        f"""
         version: 1
         avatars:
           - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
           - {{key: b, type: photo, name: B, file: "{PHOTO}", group: l}}
         looks:
           - {{key: l, avatar: a, name: L, prompt: p}}
-        """, "`group` names `l`, which is a look", 4, "l}"),
-    ("group-unknown", f"""
+        """,
+        "`group` names `l`, which is a look",
+        4,
+        "l}",
+    ),
+    (
+        "group-unknown",
+        f"""
         version: 1
         avatars:
           - {{key: anna, type: photo, name: A, file: "{PHOTO}"}}
           - {{key: b, type: photo, name: B, file: "{PHOTO}", group: ana}}
-        """, "`group` names `ana`, which is no avatar of this manifest. Fix: did you mean `anna`?", 4, "ana}"),
-    ("look-both-parents", """
+        """,
+        "`group` names `ana`, which is no avatar of this manifest. Fix: did you mean `anna`?",
+        4,
+        "ana}",
+    ),
+    (
+        "look-both-parents",
+        """
         version: 1
         looks:
           - key: l
@@ -254,29 +425,53 @@ CATALOGUE = [
             avatar_id: look_1
             name: L
             prompt: p
-        """, "`avatar` and `avatar_id` cannot both be set", 5, 5),
-    ("look-no-parent", """
+        """,
+        "`avatar` and `avatar_id` cannot both be set",
+        5,
+        5,
+    ),
+    (
+        "look-no-parent",
+        """
         version: 1
         looks:
           - key: l
             name: L
             prompt: p
-        """, "a look needs a parent", 3, 5),
-    ("look-unknown-parent", f"""
+        """,
+        "a look needs a parent",
+        3,
+        5,
+    ),
+    (
+        "look-unknown-parent",
+        f"""
         version: 1
         avatars:
           - {{key: maya, type: photo, name: M, file: "{PHOTO}"}}
         looks:
           - {{key: l, avatar: mya, name: L, prompt: p}}
-        """, "`avatar` names `mya`, which is no avatar or look of this manifest. Fix: did you mean `maya`?", 5, "mya"),
-    ("duplicate-item-key", f"""
+        """,
+        "`avatar` names `mya`, which is no avatar or look of this manifest. Fix: did you mean `maya`?",
+        5,
+        "mya",
+    ),
+    (
+        "duplicate-item-key",
+        f"""
         version: 1
         avatars:
           - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
         looks:
           - {{key: a, avatar: a, name: L, prompt: p}}
-        """, "duplicate key `a` (first at", 5, "a, avatar"),
-    ("duplicate-yaml-key", f"""
+        """,
+        "duplicate key `a` (first at",
+        5,
+        "a, avatar",
+    ),
+    (
+        "duplicate-yaml-key",
+        f"""
         version: 1
         avatars:
           - key: a
@@ -284,55 +479,115 @@ CATALOGUE = [
             name: A
             name: B
             file: {PHOTO}
-        """, "duplicate key `name` in one mapping (first at line 5)", 6, 5),
-    ("cycle-of-looks", """
+        """,
+        "duplicate key `name` in one mapping (first at line 5)",
+        6,
+        5,
+    ),
+    (
+        "cycle-of-looks",
+        """
         version: 1
         looks:
           - {key: a, avatar: c, name: A, prompt: p}
           - {key: b, avatar: a, name: B, prompt: p}
           - {key: c, avatar: b, name: C, prompt: p}
-        """, "cycle: a → c → b → a", 3, "c, name"),
-    ("self-cycle", """
+        """,
+        "cycle: a → c → b → a",
+        3,
+        "c, name",
+    ),
+    (
+        "self-cycle",
+        """
         version: 1
         looks:
           - {key: me, avatar: me, name: A, prompt: p}
-        """, "cycle: me → me", 3, "me, name"),
-    ("cycle-of-groups", f"""
+        """,
+        "cycle: me → me",
+        3,
+        "me, name",
+    ),
+    (
+        "cycle-of-groups",
+        f"""
         version: 1
         avatars:
           - {{key: a, type: photo, name: A, file: "{PHOTO}", group: b}}
           - {{key: b, type: photo, name: B, file: "{PHOTO}", group: a}}
-        """, "cycle: a → b → a", 3, "b}"),
-    ("wrong-type-list", """
+        """,
+        "cycle: a → b → a",
+        3,
+        "b}",
+    ),
+    (
+        "wrong-type-list",
+        """
         version: 1
         avatars: {key: a}
-        """, "`avatars` must be a list, not a mapping", 2, 10),
-    ("entry-not-a-mapping", """
+        """,
+        "`avatars` must be a list, not a mapping",
+        2,
+        10,
+    ),
+    (
+        "entry-not-a-mapping",
+        """
         version: 1
         looks:
           - just a string
-        """, "each entry of `looks` must be a mapping (a look), not the string 'just a string'", 3, 5),
-    ("file-wrong-type", """
+        """,
+        "each entry of `looks` must be a mapping (a look), not the string 'just a string'",
+        3,
+        5,
+    ),
+    (
+        "file-wrong-type",
+        """
         version: 1
         avatars:
           - {key: a, type: photo, name: A, file: 12}
-        """, "`file` must be a URL string, a path string", 3, "12"),
-    ("url-not-http", """
+        """,
+        "`file` must be a URL string, a path string",
+        3,
+        "12",
+    ),
+    (
+        "url-not-http",
+        """
         version: 1
         avatars:
           - {key: a, type: photo, name: A, file: {url: "ftp://x.example.com/a.jpg"}}
-        """, "`file.url` must be an http(s) URL", 3, '"ftp'),
-    ("url-string-other-scheme", """
+        """,
+        "`file.url` must be an http(s) URL",
+        3,
+        '"ftp',
+    ),
+    (
+        "url-string-other-scheme",
+        """
         version: 1
         avatars:
           - {key: a, type: photo, name: A, file: "s3://bucket/a.jpg"}
-        """, "uses a scheme other than http(s)", 3, '"s3'),
-    ("url-with-space", """
+        """,
+        "uses a scheme other than http(s)",
+        3,
+        '"s3',
+    ),
+    (
+        "url-with-space",
+        """
         version: 1
         avatars:
           - {key: a, type: photo, name: A, file: "https://cdn.example.com/my photo.jpg"}
-        """, "contains spaces", 3, '"https'),
-    ("reroute-url-bad", """
+        """,
+        "contains spaces",
+        3,
+        '"https',
+    ),
+    (
+        "reroute-url-bad",
+        """
         version: 1
         avatars:
           - key: a
@@ -340,13 +595,25 @@ CATALOGUE = [
             name: A
             file: https://cdn.example.com/a.mp4
             consent: {reroute_url: "not a url"}
-        """, "`consent.reroute_url` must be an http(s) URL", 7, '"not a url"'),
-    ("asset-id-empty", """
+        """,
+        "`consent.reroute_url` must be an http(s) URL",
+        7,
+        '"not a url"',
+    ),
+    (
+        "asset-id-empty",
+        """
         version: 1
         avatars:
           - {key: a, type: photo, name: A, file: {asset_id: ""}}
-        """, "`file.asset_id` is empty", 3, '""'),
-    ("template-unknown-placeholder", f"""
+        """,
+        "`file.asset_id` is empty",
+        3,
+        '""',
+    ),
+    (
+        "template-unknown-placeholder",
+        f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
@@ -355,8 +622,14 @@ CATALOGUE = [
             key: "{{avatar}}-{{nme}}"
             name: "{{name}}"
             prompt: p
-        """, "uses unknown placeholder {nme} (did you mean {name}?)", 6, 10),
-    ("template-stray-brace", f"""
+        """,
+        "uses unknown placeholder {nme} (did you mean {name}?)",
+        6,
+        10,
+    ),
+    (
+        "template-stray-brace",
+        f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
@@ -365,8 +638,14 @@ CATALOGUE = [
             key: "{{avatar}}-x"
             name: "{{name}}"
             prompt: "{{name"
-        """, "has a stray brace", 8, 13),
-    ("template-for-each-unknown-key", f"""
+        """,
+        "has a stray brace",
+        8,
+        13,
+    ),
+    (
+        "template-for-each-unknown-key",
+        f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
@@ -375,8 +654,14 @@ CATALOGUE = [
             key: "{{avatar}}-x"
             name: "{{name}}"
             prompt: p
-        """, "`for_each` lists `avva`, which is no avatar of this manifest. Fix: did you mean `ava`?", 5, "avva"),
-    ("template-for-each-a-look", f"""
+        """,
+        "`for_each` lists `avva`, which is no avatar of this manifest. Fix: did you mean `ava`?",
+        5,
+        "avva",
+    ),
+    (
+        "template-for-each-a-look",
+        f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
@@ -387,8 +672,14 @@ CATALOGUE = [
             key: "{{avatar}}-x"
             name: "{{name}}"
             prompt: p
-        """, "`for_each` lists `ava-l`, which is a look", 7, "ava-l"),
-    ("template-bad-expanded-key", f"""
+        """,
+        "`for_each` lists `ava-l`, which is a look",
+        7,
+        "ava-l",
+    ),
+    (
+        "template-bad-expanded-key",
+        f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava Reyes, file: "{PHOTO}"}}
@@ -397,8 +688,14 @@ CATALOGUE = [
             key: "{{name}}-office"
             name: "{{name}}"
             prompt: p
-        """, "look template key gives 'Ava Reyes-office' for avatar `ava`, not a valid key", 6, 10),
-    ("template-duplicate-key", f"""
+        """,
+        "look template key gives 'Ava Reyes-office' for avatar `ava`, not a valid key",
+        6,
+        10,
+    ),
+    (
+        "template-duplicate-key",
+        f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
@@ -409,8 +706,14 @@ CATALOGUE = [
             key: "{{avatar}}-office"
             name: "{{name}}"
             prompt: p
-        """, "duplicate key `ava-office`: the look template makes it for avatar `ava`", 8, 10),
-    ("template-long-prompt", f"""
+        """,
+        "duplicate key `ava-office`: the look template makes it for avatar `ava`",
+        8,
+        10,
+    ),
+    (
+        "template-long-prompt",
+        f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
@@ -419,103 +722,214 @@ CATALOGUE = [
             key: "{{avatar}}-x"
             name: "{{name}}"
             prompt: "{{name}} {"p" * 997}"
-        """, "look template prompt gives 1001 characters for avatar `ava`; the limit is 1000", 8, 13),
-    ("for-each-bad-form", """
+        """,
+        "look template prompt gives 1001 characters for avatar `ava`; the limit is 1000",
+        8,
+        13,
+    ),
+    (
+        "for-each-bad-form",
+        """
         version: 1
         look_templates:
           - for_each: 3
             key: "{avatar}-x"
             name: "{name}"
             prompt: p
-        """, "`for_each` must be `all`, a list of avatar keys or a filter", 3, 15),
-    ("for-each-typo", """
+        """,
+        "`for_each` must be `all`, a list of avatar keys or a filter",
+        3,
+        15,
+    ),
+    (
+        "for-each-typo",
+        """
         version: 1
         look_templates:
           - for_each: al
             key: "{avatar}-x"
             name: "{name}"
             prompt: p
-        """, "did you mean `all`?", 3, 15),
-    ("for-each-filter-bad-type", """
+        """,
+        "did you mean `all`?",
+        3,
+        15,
+    ),
+    (
+        "for-each-filter-bad-type",
+        """
         version: 1
         look_templates:
           - for_each: {type: fotoo}
             key: "{avatar}-x"
             name: "{name}"
             prompt: p
-        """, "did you mean `photo`?", 3, "fotoo"),
-    ("for-each-filter-unknown-field", """
+        """,
+        "did you mean `photo`?",
+        3,
+        "fotoo",
+    ),
+    (
+        "for-each-filter-unknown-field",
+        """
         version: 1
         look_templates:
           - for_each: {typ: photo}
             key: "{avatar}-x"
             name: "{name}"
             prompt: p
-        """, "unknown field `typ` in a for_each filter. Fix: did you mean `type`?", 3, "typ"),
-    ("not-yaml", """
+        """,
+        "unknown field `typ` in a for_each filter. Fix: did you mean `type`?",
+        3,
+        "typ",
+    ),
+    (
+        "not-yaml",
+        """
         version: 1
         avatars: [
-        """, "not valid YAML", 3, 1),
-    ("bad-indentation", """
+        """,
+        "not valid YAML",
+        3,
+        1,
+    ),
+    (
+        "bad-indentation",
+        """
         version: 1
         avatars:
           - key: a
            type: photo
-        """, "not valid YAML", 4, "type"),
+        """,
+        "not valid YAML",
+        4,
+        "type",
+    ),
     ("tab-indentation", "version: 1\navatars:\n\t- key: a\n", "YAML does not allow tabs for indentation", 3, 1),
-    ("not-a-mapping", """
+    (
+        "not-a-mapping",
+        """
         - version: 1
-        """, "the manifest must be a YAML mapping", 1, 1),
-    ("scalar-document", """
+        """,
+        "the manifest must be a YAML mapping",
+        1,
+        1,
+    ),
+    (
+        "scalar-document",
+        """
         just words
-        """, "the manifest must be a YAML mapping", 1, 1),
-    ("null-document", """
+        """,
+        "the manifest must be a YAML mapping",
+        1,
+        1,
+    ),
+    (
+        "null-document",
+        """
         ---
         ...
-        """, "this one is empty", 1, 1),
-    ("multiple-documents", """
+        """,
+        "this one is empty",
+        1,
+        1,
+    ),
+    (
+        "multiple-documents",
+        """
         version: 1
         ---
         version: 1
-        """, "more than one YAML document", 2, 1),
-    ("comments-only", """
+        """,
+        "more than one YAML document",
+        2,
+        1,
+    ),
+    (
+        "comments-only",
+        """
         # nothing but a comment
-        """, "the manifest is empty", 1, 1),
-    ("python-tag", """
+        """,
+        "the manifest is empty",
+        1,
+        1,
+    ),
+    (
+        "python-tag",
+        """
         version: 1
         avatars: !!python/object/apply:os.system ["echo pwned"]
-        """, "YAML tag !!python/object/apply:os.system is not allowed", 2, 10),
-    ("local-tag", """
+        """,
+        "YAML tag !!python/object/apply:os.system is not allowed",
+        2,
+        10,
+    ),
+    (
+        "local-tag",
+        """
         version: 1
         avatars:
           - !avatar {key: a}
-        """, "YAML tag !avatar is not allowed", 3, 5),
+        """,
+        "YAML tag !avatar is not allowed",
+        3,
+        5,
+    ),
     ("too-deep", "version: 1\nx: " + "[" * 40 + "]" * 40 + "\n", "nested more than 32 levels deep", 2, 35),
-    ("undefined-alias", """
+    (
+        "undefined-alias",
+        """
         version: 1
         avatars: *nothing
-        """, "alias *nothing refers to no anchor", 2, 10),
-    ("billion-laughs", "version: 1\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-        f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10)),
-        "aliases expand to too many nodes", 7, 45),  # the alias that tips it over
-    ("control-character", "version: 1\nlooks:\n  - {key: a, avatar_id: b, name: \"x\x07\", prompt: p}\n",
-     "not valid YAML: control characters are not allowed", 3, "\x07"),
-    ("not-quite-a-date", """
+        """,
+        "alias *nothing refers to no anchor",
+        2,
+        10,
+    ),
+    (
+        "billion-laughs",
+        "version: 1\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        + "".join(f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10)),
+        "aliases expand to too many nodes",
+        7,
+        45,
+    ),  # the alias that tips it over
+    (
+        "control-character",
+        'version: 1\nlooks:\n  - {key: a, avatar_id: b, name: "x\x07", prompt: p}\n',
+        "not valid YAML: control characters are not allowed",
+        3,
+        "\x07",
+    ),
+    (
+        "not-quite-a-date",
+        """
         version: 1
         looks:
           - {key: a, avatar_id: b, name: 2024-13-45, prompt: p, extra: 1}
-        """, "unknown field `extra`", 3, "extra"),
+        """,
+        "unknown field `extra`",
+        3,
+        "extra",
+    ),
     ("huge-number", "version: 1\nlooks: " + "9" * 5000 + "\n", "`looks` must be a list, not the string '999", 2, 8),
-    ("roster-missing", """
+    (
+        "roster-missing",
+        """
         version: 1
         avatars_from: nowhere.csv
-        """, "roster nowhere.csv not found", 2, 15),
+        """,
+        "roster nowhere.csv not found",
+        2,
+        15,
+    ),
 ]
 
 
 @pytest.mark.parametrize("text,substring,line,col", [c[1:] for c in CATALOGUE], ids=[c[0] for c in CATALOGUE])
-def test_bad_manifest_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, substring: str,
-                                line: int, col: int | str) -> None:
+def test_bad_manifest_catalogue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, substring: str, line: int, col: int | str
+) -> None:
     monkeypatch.chdir(tmp_path)  # relative names in messages: short and stable
     path = write(tmp_path, text)
     if isinstance(col, str):
@@ -531,7 +945,10 @@ def test_bad_manifest_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_problems_name_the_item_key(tmp_path: Path) -> None:
-    err = problems_of(write(tmp_path, """
+    err = problems_of(
+        write(
+            tmp_path,
+            """
         version: 1
         avatars:
           - key: nova
@@ -539,13 +956,18 @@ def test_problems_name_the_item_key(tmp_path: Path) -> None:
             name: Nova
             prompt: x
             promt: y
-        """))
+        """,
+        )
+    )
     assert [p.key for p in err.problems] == ["nova"]
     assert str(err).startswith(f"{tmp_path / 'm.yaml'}:7:5: [nova] unknown field `promt`")
 
 
 def test_all_problems_are_collected_in_one_error(tmp_path: Path) -> None:
-    err = problems_of(write(tmp_path, f"""
+    err = problems_of(
+        write(
+            tmp_path,
+            f"""
         version: 1
         avatars:
           - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
@@ -554,7 +976,9 @@ def test_all_problems_are_collected_in_one_error(tmp_path: Path) -> None:
         looks:
           - {{key: l, avatar: nobody, name: L, prompt: p}}
           - {{key: m, avatar_id: x, name: M, prompt: p, extra: 1}}
-        """))
+        """,
+        )
+    )
     messages = [p.message for p in err.problems]
     assert len(messages) == 4, messages
     assert any("`name` is empty" in m for m in messages)
@@ -566,17 +990,23 @@ def test_all_problems_are_collected_in_one_error(tmp_path: Path) -> None:
 
 
 def test_invalid_item_does_not_cause_unknown_reference_noise(tmp_path: Path) -> None:
-    err = problems_of(write(tmp_path, """
+    err = problems_of(
+        write(
+            tmp_path,
+            """
         version: 1
         avatars:
           - {key: a, type: photo, name: A}
         looks:
           - {key: l, avatar: a, name: L, prompt: p}
-        """))
+        """,
+        )
+    )
     assert [p.message for p in err.problems] == ["missing required field `file`"]
 
 
 # -- documents that cannot be read -------------------------------------------------------------------
+
 
 def test_missing_file(tmp_path: Path) -> None:
     err = problems_of(tmp_path / "nope.yaml")
@@ -593,7 +1023,9 @@ def test_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path.chmod(0)
     if os.geteuid() == 0:  # root reads anything: deny it here the way the kernel denies anyone else
         real_access = os.access
-        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == path else real_access(p, mode, **kw))
+        monkeypatch.setattr(
+            os, "access", lambda p, mode, **kw: False if Path(p) == path else real_access(p, mode, **kw)
+        )
     try:
         assert "not readable" in str(problems_of(path))
     finally:
@@ -646,16 +1078,22 @@ def test_nothing_but_manifest_error_escapes_odd_arguments() -> None:
 
 
 def test_column_counts_characters_not_bytes(tmp_path: Path) -> None:
-    err = problems_of(write(tmp_path, """
+    err = problems_of(
+        write(
+            tmp_path,
+            """
         version: 1
         looks:
           - {name: "Zoë Çelik", key: z, avatar: nobody, prompt: p}
-        """))
+        """,
+        )
+    )
     line = '  - {name: "Zoë Çelik", key: z, avatar: nobody, prompt: p}'
     assert_problem(err, "`avatar` names `nobody`", 3, line.index("nobody") + 1)
 
 
 # -- the examples ----------------------------------------------------------------------------------
+
 
 def test_example_manifest() -> None:
     m = load_manifest(MANIFESTS / "example.yaml")
@@ -678,9 +1116,14 @@ def test_example_manifest() -> None:
     holiday = [k for k in looks if k.endswith("-holiday")]
     assert holiday == ["maya-holiday", "maya-studio-holiday", "diego-holiday"]  # for_each {type: photo}
     assert by_key["diego-holiday"] == ItemSpec(
-        key="diego-holiday", kind="look", type="prompt", name="Diego Alvarez, holiday",
-        location=by_key["diego-holiday"].location, parent="diego",
-        prompt="Diego Alvarez in a cosy knitted sweater, festive lights softly blurred behind")
+        key="diego-holiday",
+        kind="look",
+        type="prompt",
+        name="Diego Alvarez, holiday",
+        location=by_key["diego-holiday"].location,
+        parent="diego",
+        prompt="Diego Alvarez in a cosy knitted sweater, festive lights softly blurred behind",
+    )
     for spec in m.items:
         assert spec.kind == "avatar" or (spec.type == "prompt" and spec.parent in by_key)
 
@@ -692,8 +1135,9 @@ def test_example_locations_point_at_items() -> None:
         if spec.key.endswith("-holiday"):
             assert lines[spec.location.line - 1].strip().startswith("- for_each:")
         else:
-            assert lines[spec.location.line - 1].strip() == f"- key: {spec.key}" or \
-                lines[spec.location.line - 1].strip().startswith(f"- key: {spec.key} ")
+            assert lines[spec.location.line - 1].strip() == f"- key: {spec.key}" or lines[
+                spec.location.line - 1
+            ].strip().startswith(f"- key: {spec.key} ")
 
 
 def test_roster_example_makes_200_items() -> None:
@@ -745,12 +1189,16 @@ def test_relative_path_gives_absolute_manifest_path(tmp_path: Path, monkeypatch:
 
 # -- the spec rules ---------------------------------------------------------------------------------
 
+
 def test_spec_mapping_of_every_field(tmp_path: Path) -> None:
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "ava.jpg").write_bytes(b"\xff\xd8\xff\xe0fake")
     (tmp_path / "refs").mkdir()
     (tmp_path / "refs" / "2.png").write_bytes(b"\x89PNG fake")
-    m = load_manifest(write(tmp_path, """
+    m = load_manifest(
+        write(
+            tmp_path,
+            """
         version: 1
         avatars:
           - key: ava
@@ -786,31 +1234,82 @@ def test_spec_mapping_of_every_field(tmp_path: Path) -> None:
             avatar_id: look_abc123
             name: CEO, summer
             prompt: Linen shirt, garden terrace
-        """))
+        """,
+        )
+    )
     loc = Location(str(tmp_path / "m.yaml"), 0, 0)
     expected = [
         ItemSpec("ava", "avatar", "photo", "Ava Reyes", loc, file=FileRef("path", str(tmp_path / "photos/ava.jpg"))),
-        ItemSpec("sam", "avatar", "digital_twin", "Sam Ortiz", loc,
-                 file=FileRef("url", "https://cdn.example.com/sam.mp4"), consent_reroute_url="https://example.com/thanks"),
-        ItemSpec("nova", "avatar", "prompt", "Captain Nova", loc, prompt="A confident starship captain",
-                 reference_images=(FileRef("url", "https://cdn.example.com/ref1.jpg"),
-                                   FileRef("path", str(tmp_path / "refs/2.png")), FileRef("asset_id", "asset_9"))),
-        ItemSpec("sam-alt", "avatar", "photo", "Sam Ortiz (studio)", loc, parent="sam",
-                 file=FileRef("asset_id", "asset_1")),
-        ItemSpec("ext", "avatar", "photo", "Existing character, new look", loc, avatar_group_id="group_abc",
-                 file=FileRef("url", "https://cdn.example.com/x.jpg")),
-        ItemSpec("ava-office", "look", "prompt", "Ava, office", loc, parent="ava",
-                 prompt="Business casual in a bright office"),
-        ItemSpec("ceo-summer", "look", "prompt", "CEO, summer", loc, avatar_id="look_abc123",
-                 prompt="Linen shirt, garden terrace"),
+        ItemSpec(
+            "sam",
+            "avatar",
+            "digital_twin",
+            "Sam Ortiz",
+            loc,
+            file=FileRef("url", "https://cdn.example.com/sam.mp4"),
+            consent_reroute_url="https://example.com/thanks",
+        ),
+        ItemSpec(
+            "nova",
+            "avatar",
+            "prompt",
+            "Captain Nova",
+            loc,
+            prompt="A confident starship captain",
+            reference_images=(
+                FileRef("url", "https://cdn.example.com/ref1.jpg"),
+                FileRef("path", str(tmp_path / "refs/2.png")),
+                FileRef("asset_id", "asset_9"),
+            ),
+        ),
+        ItemSpec(
+            "sam-alt", "avatar", "photo", "Sam Ortiz (studio)", loc, parent="sam", file=FileRef("asset_id", "asset_1")
+        ),
+        ItemSpec(
+            "ext",
+            "avatar",
+            "photo",
+            "Existing character, new look",
+            loc,
+            avatar_group_id="group_abc",
+            file=FileRef("url", "https://cdn.example.com/x.jpg"),
+        ),
+        ItemSpec(
+            "ava-office",
+            "look",
+            "prompt",
+            "Ava, office",
+            loc,
+            parent="ava",
+            prompt="Business casual in a bright office",
+        ),
+        ItemSpec(
+            "ceo-summer",
+            "look",
+            "prompt",
+            "CEO, summer",
+            loc,
+            avatar_id="look_abc123",
+            prompt="Linen shirt, garden terrace",
+        ),
     ]
     assert list(m.items) == expected  # Location is not compared
-    assert [(s.location.line, s.location.col) for s in m.items] == [(3, 5), (7, 5), (12, 5), (17, 5), (22, 5),
-                                                                     (28, 5), (32, 5)]
+    assert [(s.location.line, s.location.col) for s in m.items] == [
+        (3, 5),
+        (7, 5),
+        (12, 5),
+        (17, 5),
+        (22, 5),
+        (28, 5),
+        (32, 5),
+    ]
 
 
 def test_templates_expand_and_can_be_parents(tmp_path: Path) -> None:
-    m = load_manifest(write(tmp_path, f"""
+    m = load_manifest(
+        write(
+            tmp_path,
+            f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
@@ -831,10 +1330,21 @@ def test_templates_expand_and_can_be_parents(tmp_path: Path) -> None:
             prompt: space
         looks:
           - {{key: ava-office-night, avatar: ava-office, name: Ava at night, prompt: night}}
-        """))
+        """,
+        )
+    )
     keys = [s.key for s in m.items]
-    assert keys == ["ava", "sam", "bot", "ava-office", "sam-office", "bot-office", "sam-beach", "bot-space",
-                    "ava-office-night"]  # templates come before `looks:` here, as in the file
+    assert keys == [
+        "ava",
+        "sam",
+        "bot",
+        "ava-office",
+        "sam-office",
+        "bot-office",
+        "sam-beach",
+        "bot-space",
+        "ava-office-night",
+    ]  # templates come before `looks:` here, as in the file
     by_key = {s.key: s for s in m.items}
     assert by_key["bot-office"].name == "Bot, office (prompt)"
     assert by_key["ava-office"].prompt == "Ava in an office; {literal braces}"
@@ -843,7 +1353,10 @@ def test_templates_expand_and_can_be_parents(tmp_path: Path) -> None:
 
 
 def test_template_filter_matching_nothing_is_a_note(tmp_path: Path) -> None:
-    m = load_manifest(write(tmp_path, f"""
+    m = load_manifest(
+        write(
+            tmp_path,
+            f"""
         version: 1
         avatars:
           - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
@@ -852,36 +1365,52 @@ def test_template_filter_matching_nothing_is_a_note(tmp_path: Path) -> None:
             key: "{{avatar}}-x"
             name: "{{name}}"
             prompt: p
-        """))
+        """,
+        )
+    )
     assert [s.key for s in m.items] == ["ava"]
     assert len(m.notes) == 1 and "matches no avatar" in m.notes[0] and ":5:15:" in m.notes[0]
 
 
 def test_template_problems_are_capped(tmp_path: Path) -> None:
-    avatars = "\n".join(f"  - {{key: a{i}, type: photo, name: A {i}, file: \"{PHOTO}\"}}" for i in range(30))
-    err = problems_of(write(tmp_path, "version: 1\navatars:\n" + avatars + """
+    avatars = "\n".join(f'  - {{key: a{i}, type: photo, name: A {i}, file: "{PHOTO}"}}' for i in range(30))
+    err = problems_of(
+        write(
+            tmp_path,
+            "version: 1\navatars:\n"
+            + avatars
+            + """
 look_templates:
   - for_each: all
     key: "{name}"
     name: "{name}"
     prompt: p
-"""))
+""",
+        )
+    )
     assert len(err.problems) == 6 and sum("25 more problems" in p.message for p in err.problems) == 1
 
 
 def test_long_chain_without_recursion(tmp_path: Path) -> None:
     looks = "\n".join(f"  - {{key: l{i}, avatar: l{i - 1}, name: L, prompt: p}}" for i in range(1, 5000))
-    m = load_manifest(write(tmp_path, "version: 1\nlooks:\n  - {key: l0, avatar_id: x, name: L, prompt: p}\n"
-                            + looks + "\n"))
+    m = load_manifest(
+        write(tmp_path, "version: 1\nlooks:\n  - {key: l0, avatar_id: x, name: L, prompt: p}\n" + looks + "\n")
+    )
     assert len(m.items) == 5000
     ring = looks.replace("{key: l1, avatar: l0,", "{key: l1, avatar: l4999,")
-    err = problems_of(write(tmp_path, "version: 1\nlooks:\n  - {key: l0, avatar_id: x, name: L, prompt: p}\n"
-                            + ring + "\n", "ring.yaml"))
+    err = problems_of(
+        write(
+            tmp_path, "version: 1\nlooks:\n  - {key: l0, avatar_id: x, name: L, prompt: p}\n" + ring + "\n", "ring.yaml"
+        )
+    )
     assert len(err.problems) == 1 and err.problems[0].message.startswith("cycle: l1 → l4999 → l4998")
 
 
 def test_merge_keys_and_extension_fields(tmp_path: Path) -> None:
-    m = load_manifest(write(tmp_path, f"""
+    m = load_manifest(
+        write(
+            tmp_path,
+            f"""
         version: 1
         x-photo: &photo {{type: photo, file: "{PHOTO}"}}
         avatars:
@@ -892,37 +1421,47 @@ def test_merge_keys_and_extension_fields(tmp_path: Path) -> None:
             key: sam
             name: Sam
             file: https://cdn.example.com/sam.png
-        """))
+        """,
+        )
+    )
     assert [(s.key, s.file.value) for s in m.items] == [("ava", PHOTO), ("sam", "https://cdn.example.com/sam.png")]
 
 
 # -- local files --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,content,kind,substring", [
-    ("missing.jpg", None, "photo", "no such file"),
-    ("empty.jpg", b"", "photo", "is empty (0 bytes)"),
-    ("photo.gif", b"GIF89a", "photo", ".gif images are not accepted (photo must be .png, .jpg, .jpeg)"),
-    ("photo.txt", b"hello", "photo", "is not a supported photo type (.png, .jpg, .jpeg)"),
-    ("photo.heic", b"x", "photo", "convert it to JPEG or PNG"),
-    ("clip.mov", b"x", "digital_twin", ".mov footage is not accepted by HeyGen's asset upload"),
-    ("clip.mov", b"x", "digital_twin", "ffmpeg -i clip.mov clip.mp4"),
-    ("clip.jpg", b"x", "digital_twin", "is not a supported training footage type (.mp4, .webm)"),
-    ("adir.png", "dir", "photo", "is a directory"),
-])
-def test_local_file_checks(tmp_path: Path, name: str, content: bytes | str | None, kind: str,
-                           substring: str) -> None:
+
+@pytest.mark.parametrize(
+    "name,content,kind,substring",
+    [
+        ("missing.jpg", None, "photo", "no such file"),
+        ("empty.jpg", b"", "photo", "is empty (0 bytes)"),
+        ("photo.gif", b"GIF89a", "photo", ".gif images are not accepted (photo must be .png, .jpg, .jpeg)"),
+        ("photo.txt", b"hello", "photo", "is not a supported photo type (.png, .jpg, .jpeg)"),
+        ("photo.heic", b"x", "photo", "convert it to JPEG or PNG"),
+        ("clip.mov", b"x", "digital_twin", ".mov footage is not accepted by HeyGen's asset upload"),
+        ("clip.mov", b"x", "digital_twin", "ffmpeg -i clip.mov clip.mp4"),
+        ("clip.jpg", b"x", "digital_twin", "is not a supported training footage type (.mp4, .webm)"),
+        ("adir.png", "dir", "photo", "is a directory"),
+    ],
+)
+def test_local_file_checks(tmp_path: Path, name: str, content: bytes | str | None, kind: str, substring: str) -> None:
     if content == "dir":
         (tmp_path / name).mkdir()
     elif content is not None:
         (tmp_path / name).write_bytes(content)  # type: ignore[arg-type]
-    err = problems_of(write(tmp_path, f"""
+    err = problems_of(
+        write(
+            tmp_path,
+            f"""
         version: 1
         avatars:
           - key: a
             type: {kind}
             name: A
             file: {name}
-        """))
+        """,
+        )
+    )
     assert_problem(err, substring, 6, 11)
     assert err.problems[0].key == "a"
 
@@ -930,12 +1469,17 @@ def test_local_file_checks(tmp_path: Path, name: str, content: bytes | str | Non
 def test_valid_video_and_reference_image(tmp_path: Path) -> None:
     (tmp_path / "clip.webm").write_bytes(b"x")
     (tmp_path / "REF.JPEG").write_bytes(b"x")
-    m = load_manifest(write(tmp_path, """
+    m = load_manifest(
+        write(
+            tmp_path,
+            """
         version: 1
         avatars:
           - {key: a, type: digital_twin, name: A, file: {path: clip.webm}}
           - {key: b, type: prompt, name: B, prompt: p, reference_images: [REF.JPEG, {path: nope.png}]}
-        """.replace(", {path: nope.png}", "")))
+        """.replace(", {path: nope.png}", ""),
+        )
+    )
     assert m.items[0].file == FileRef("path", str(tmp_path / "clip.webm"))
     assert m.items[1].reference_images == (FileRef("path", str(tmp_path / "REF.JPEG")),)
 
@@ -957,7 +1501,10 @@ def test_each_local_file_is_stat_once(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_reference_image_problem_points_at_entry(tmp_path: Path) -> None:
-    err = problems_of(write(tmp_path, """
+    err = problems_of(
+        write(
+            tmp_path,
+            """
         version: 1
         avatars:
           - key: b
@@ -967,7 +1514,9 @@ def test_reference_image_problem_points_at_entry(tmp_path: Path) -> None:
             reference_images:
               - https://cdn.example.com/ok.png
               - {path: gone.png}
-        """))
+        """,
+        )
+    )
     assert_problem(err, "gone.png: no such file", 9, 16)
 
 
@@ -996,11 +1545,16 @@ def roster(tmp_path: Path, csv_text: str | bytes) -> Path:
 def test_roster_rows_become_avatars(tmp_path: Path) -> None:
     (tmp_path / "team" / "img").mkdir(parents=True)
     (tmp_path / "team" / "img" / "bo.png").write_bytes(b"x")
-    m = load_manifest(roster(tmp_path, "\ufeffkey,type,name,file,prompt,group,avatar_group_id\n"
-                                       "ann,photo,Ann Lee,https://cdn.example.com/ann.jpg,,,\n"
-                                       "\n"
-                                       "bo, photo ,\"Bo, Jr.\",img/bo.png,,lead,\n"
-                                       "cy,prompt,Cy,,\"A calm,\nthoughtful host\",,grp_1\n"))
+    m = load_manifest(
+        roster(
+            tmp_path,
+            "\ufeffkey,type,name,file,prompt,group,avatar_group_id\n"
+            "ann,photo,Ann Lee,https://cdn.example.com/ann.jpg,,,\n"
+            "\n"
+            'bo, photo ,"Bo, Jr.",img/bo.png,,lead,\n'
+            'cy,prompt,Cy,,"A calm,\nthoughtful host",,grp_1\n',
+        )
+    )
     by_key = {s.key: s for s in m.items}
     assert [s.key for s in m.items if s.kind == "avatar"] == ["lead", "ann", "bo", "cy"]
     assert by_key["bo"].name == "Bo, Jr." and by_key["bo"].parent == "lead" and by_key["bo"].type == "photo"
@@ -1011,26 +1565,36 @@ def test_roster_rows_become_avatars(tmp_path: Path) -> None:
     assert [s.key for s in m.items if s.kind == "look"] == ["lead-office", "ann-office", "bo-office", "cy-office"]
 
 
-@pytest.mark.parametrize("csv_text,substring,line,col", [
-    ("key,type,name,file\nann,photo,Ann,https://x.example.com/a.jpg\nbob,photo,Bob,\n",
-     "empty `file` cell", 3, 4),
-    ("key,type,name,file\nann,fotoo,Ann,https://x.example.com/a.jpg\n", "unknown avatar type 'fotoo'", 2, 2),
-    ("key,type,name,file\nAnn,photo,Ann,https://x.example.com/a.jpg\n", "`key` 'Ann' is not a valid key", 2, 1),
-    ("key,type,name,file\nann,photo,Ann,missing.jpg\n", "no such file", 2, 4),
-    ("key,type,name,file\nann,photo,Ann,https://x.example.com/a.jpg,oops\n", "row has 5 cells", 2, 5),
-    ("key,type,name,file,prompt\nann,prompt,Ann,https://x.example.com/a.jpg,p\n",
-     "`file` is not used by a prompt avatar. Fix: leave the `file` cell empty", 2, 4),
-    ("key,type,name,file,group\nann,photo,Ann,https://x.example.com/a.jpg,nobody\n",
-     "`group` names `nobody`", 2, 5),
-    ("key,type,name,file\nlead,photo,Lead,https://x.example.com/a.jpg\n", "duplicate key `lead`", 2, 1),
-    ("key,type,name,fle\n", "unknown column 'fle' in the header row. Fix: did you mean `file`?", 1, 4),
-    ("key,type\nann,photo\n", "the header row lacks the column name", 1, 1),
-    ("ann,photo,Ann,https://x.example.com/a.jpg\n", "is not a header row", 1, 1),
-    ("key,type,name,key\n", "column 'key' appears twice", 1, 4),
-    ("", "is empty", 1, 1),
-    (b"key,type,name\nann,photo,\xff\n", "is not UTF-8 text", 2, 11),
-    ("key,type,name,file\n" + "ann,photo,\"" + "x" * 200_000 + "\",u\n", "not a valid CSV file", 2, 1),
-])
+@pytest.mark.parametrize(
+    "csv_text,substring,line,col",
+    [
+        ("key,type,name,file\nann,photo,Ann,https://x.example.com/a.jpg\nbob,photo,Bob,\n", "empty `file` cell", 3, 4),
+        ("key,type,name,file\nann,fotoo,Ann,https://x.example.com/a.jpg\n", "unknown avatar type 'fotoo'", 2, 2),
+        ("key,type,name,file\nAnn,photo,Ann,https://x.example.com/a.jpg\n", "`key` 'Ann' is not a valid key", 2, 1),
+        ("key,type,name,file\nann,photo,Ann,missing.jpg\n", "no such file", 2, 4),
+        ("key,type,name,file\nann,photo,Ann,https://x.example.com/a.jpg,oops\n", "row has 5 cells", 2, 5),
+        (
+            "key,type,name,file,prompt\nann,prompt,Ann,https://x.example.com/a.jpg,p\n",
+            "`file` is not used by a prompt avatar. Fix: leave the `file` cell empty",
+            2,
+            4,
+        ),
+        (
+            "key,type,name,file,group\nann,photo,Ann,https://x.example.com/a.jpg,nobody\n",
+            "`group` names `nobody`",
+            2,
+            5,
+        ),
+        ("key,type,name,file\nlead,photo,Lead,https://x.example.com/a.jpg\n", "duplicate key `lead`", 2, 1),
+        ("key,type,name,fle\n", "unknown column 'fle' in the header row. Fix: did you mean `file`?", 1, 4),
+        ("key,type\nann,photo\n", "the header row lacks the column name", 1, 1),
+        ("ann,photo,Ann,https://x.example.com/a.jpg\n", "is not a header row", 1, 1),
+        ("key,type,name,key\n", "column 'key' appears twice", 1, 4),
+        ("", "is empty", 1, 1),
+        (b"key,type,name\nann,photo,\xff\n", "is not UTF-8 text", 2, 11),
+        ("key,type,name,file\n" + 'ann,photo,"' + "x" * 200_000 + '",u\n', "not a valid CSV file", 2, 1),
+    ],
+)
 def test_roster_problems(tmp_path: Path, csv_text: str | bytes, substring: str, line: int, col: int) -> None:
     err = problems_of(roster(tmp_path, csv_text))
     assert_problem(err, substring, line, col, "people.csv")
@@ -1065,6 +1629,7 @@ def test_copy_of_examples_elsewhere_still_loads(tmp_path: Path) -> None:
 
 # -- limits ----------------------------------------------------------------------------------------------
 
+
 def test_problem_list_is_capped_but_counts_the_rest(tmp_path: Path) -> None:
     looks = "\n".join(f"  - {{key: l{i}, avatar_id: x, name: L, promt: p}}" for i in range(400))
     err = problems_of(write(tmp_path, "version: 1\nlooks:\n" + looks + "\n"))
@@ -1077,12 +1642,19 @@ def test_template_expansion_is_capped(tmp_path: Path, monkeypatch: pytest.Monkey
     from batchavatars.manifest import load as load_module
 
     monkeypatch.setattr(load_module, "MAX_ITEMS", 10)
-    avatars = "\n".join(f"  - {{key: a{i}, type: photo, name: A, file: \"{PHOTO}\"}}" for i in range(4))
-    err = problems_of(write(tmp_path, "version: 1\navatars:\n" + avatars + """
+    avatars = "\n".join(f'  - {{key: a{i}, type: photo, name: A, file: "{PHOTO}"}}' for i in range(4))
+    err = problems_of(
+        write(
+            tmp_path,
+            "version: 1\navatars:\n"
+            + avatars
+            + """
 look_templates:
   - {for_each: all, key: "{avatar}-x", name: "{name}", prompt: p}
   - {for_each: all, key: "{avatar}-y", name: "{name}", prompt: p}
-"""))
+""",
+        )
+    )
     assert_problem(err, "look templates would make more than 10 items", 9, 5)  # the second template
 
 

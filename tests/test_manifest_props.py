@@ -23,8 +23,9 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=
 
 KEYS = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)  # no "." : template keys add ".t"
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
-URLS = st.builds("https://cdn.example.com/{}/{}.{}".format, st.integers(0, 999), KEYS,
-                 st.sampled_from(["jpg", "png", "jpeg"]))
+URLS = st.builds(
+    "https://cdn.example.com/{}/{}.{}".format, st.integers(0, 999), KEYS, st.sampled_from(["jpg", "png", "jpeg"])
+)
 VIDEOS = st.builds("https://cdn.example.com/v/{}.{}".format, KEYS, st.sampled_from(["mp4", "webm"]))
 
 
@@ -42,8 +43,9 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
         kind = draw(st.sampled_from(["photo", "digital_twin", "prompt"]))
         item: dict[str, Any] = {"key": key, "type": kind, "name": draw(TEXT)}
         if kind == "photo":
-            item["file"] = draw(st.one_of(URLS, st.builds(lambda u: {"url": u}, URLS),
-                                          st.builds(lambda a: {"asset_id": a}, TEXT)))
+            item["file"] = draw(
+                st.one_of(URLS, st.builds(lambda u: {"url": u}, URLS), st.builds(lambda a: {"asset_id": a}, TEXT))
+            )
         elif kind == "digital_twin":
             item["file"] = draw(st.one_of(VIDEOS, st.builds(lambda u: {"url": u}, VIDEOS)))
             if draw(st.booleans()):
@@ -69,9 +71,14 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
         looks.append(look)
     doc: dict[str, Any] = {"version": 1, "avatars": avatars, "looks": looks}
     if draw(st.booleans()):
-        doc["look_templates"] = [{"for_each": draw(st.sampled_from(["all", {"type": "photo"},
-                                                                   [avatars[0]["key"]]])),
-                                  "key": "{avatar}.t", "name": "{name} ({type})", "prompt": "{name}, elsewhere"}]
+        doc["look_templates"] = [
+            {
+                "for_each": draw(st.sampled_from(["all", {"type": "photo"}, [avatars[0]["key"]]])),
+                "key": "{avatar}.t",
+                "name": "{name} ({type})",
+                "prompt": "{name}, elsewhere",
+            }
+        ]
     return doc
 
 
@@ -80,8 +87,11 @@ def expected_keys(doc: dict[str, Any]) -> list[str]:
     for tpl in doc.get("look_templates", []):
         chosen = tpl["for_each"]
         for a in doc["avatars"]:
-            if chosen == "all" or (isinstance(chosen, dict) and a["type"] == chosen["type"]) or (
-                    isinstance(chosen, list) and a["key"] in chosen):
+            if (
+                chosen == "all"
+                or (isinstance(chosen, dict) and a["type"] == chosen["type"])
+                or (isinstance(chosen, list) and a["key"] in chosen)
+            ):
                 keys.append(a["key"] + ".t")
     return keys
 
@@ -121,8 +131,9 @@ def test_valid_manifests_load_and_keep_their_keys(workdir: Path, doc: dict[str, 
         assert spec.prompt == a.get("prompt")
         if "file" in a:
             file = a["file"]
-            assert spec.file is not None and spec.file.value == (file if isinstance(file, str) else
-                                                                 next(iter(file.values())))
+            assert spec.file is not None and spec.file.value == (
+                file if isinstance(file, str) else next(iter(file.values()))
+            )
         assert [r.value for r in spec.reference_images] == a.get("reference_images", [])
         assert spec.consent_reroute_url == a.get("consent", {}).get("reroute_url")
     for x in meant["looks"]:
@@ -132,18 +143,45 @@ def test_valid_manifests_load_and_keep_their_keys(workdir: Path, doc: dict[str, 
 
 
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers(-10, 10**12) | st.floats(allow_nan=False) | TEXT
+    st.none()
+    | st.booleans()
+    | st.integers(-10, 10**12)
+    | st.floats(allow_nan=False)
+    | TEXT
     | st.sampled_from(["photo", "prompt", "digital_twin", "all", "{avatar}", "{nope}", "ava", "", "1"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["key", "type", "name", "file", "prompt", "url", "path", "avatar", "group", "for_each",
-                         "promt", "version", "x"]) | TEXT, inner, max_size=3),
-    max_leaves=6)
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "key",
+                    "type",
+                    "name",
+                    "file",
+                    "prompt",
+                    "url",
+                    "path",
+                    "avatar",
+                    "group",
+                    "for_each",
+                    "promt",
+                    "version",
+                    "x",
+                ]
+            )
+            | TEXT,
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=6,
+)
 
 
 def _containers(node: Any, out: list[Any]) -> list[Any]:
     if isinstance(node, (dict, list)):
         out.append(node)
-        for child in (node.values() if isinstance(node, dict) else node):
+        for child in node.values() if isinstance(node, dict) else node:
             _containers(child, out)
     return out
 
@@ -156,8 +194,9 @@ def test_mutated_manifests_load_or_say_where(workdir: Path, doc: dict[str, Any],
         op = data.draw(st.sampled_from(["delete", "insert", "replace", "rename"]))
         if isinstance(target, dict):
             if op == "insert" or not target:
-                target[data.draw(st.sampled_from(["key", "type", "file", "prompt", "group", "avatar", "bogus"])
-                                 | TEXT)] = data.draw(JSONISH)
+                target[
+                    data.draw(st.sampled_from(["key", "type", "file", "prompt", "group", "avatar", "bogus"]) | TEXT)
+                ] = data.draw(JSONISH)
                 continue
             key = data.draw(st.sampled_from(list(target)))
             if op == "delete":
@@ -192,9 +231,25 @@ def test_damaged_bytes_load_or_say_where(workdir: Path, doc: dict[str, Any], dat
             raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     elif how == "insert":
         at = data.draw(st.integers(0, len(raw)))
-        raw[at:at] = data.draw(st.sampled_from([b"&a ", b"*a", b"!!python/name:os.system ", b"\t", b"{", b"]",
-                                                b"\n---\n", b"<<: *a\n", b"\xff\xfe", b"\x00", b": ", b"\n- "])
-                               | st.binary(max_size=8))
+        raw[at:at] = data.draw(
+            st.sampled_from(
+                [
+                    b"&a ",
+                    b"*a",
+                    b"!!python/name:os.system ",
+                    b"\t",
+                    b"{",
+                    b"]",
+                    b"\n---\n",
+                    b"<<: *a\n",
+                    b"\xff\xfe",
+                    b"\x00",
+                    b": ",
+                    b"\n- ",
+                ]
+            )
+            | st.binary(max_size=8)
+        )
     else:
         raw = bytearray(data.draw(st.binary(max_size=200)))
     path = workdir / "damaged.yaml"
@@ -203,11 +258,19 @@ def test_damaged_bytes_load_or_say_where(workdir: Path, doc: dict[str, Any], dat
 
 
 @settings(max_examples=max(EXAMPLES // 2, 10), deadline=None)
-@given(rows=st.lists(st.tuples(KEYS, st.sampled_from(["photo", "prompt", "digital_twin", "bad"]), TEXT,
-                               st.one_of(st.just(""), URLS, TEXT)), max_size=8),
-       cut=st.integers(0, 10_000), noise=st.binary(max_size=6))
-def test_rosters_load_or_say_where(workdir: Path, rows: list[tuple[str, str, str, str]], cut: int,
-                                  noise: bytes) -> None:
+@given(
+    rows=st.lists(
+        st.tuples(
+            KEYS, st.sampled_from(["photo", "prompt", "digital_twin", "bad"]), TEXT, st.one_of(st.just(""), URLS, TEXT)
+        ),
+        max_size=8,
+    ),
+    cut=st.integers(0, 10_000),
+    noise=st.binary(max_size=6),
+)
+def test_rosters_load_or_say_where(
+    workdir: Path, rows: list[tuple[str, str, str, str]], cut: int, noise: bytes
+) -> None:
     import csv
     import io
 
@@ -219,8 +282,11 @@ def test_rosters_load_or_say_where(workdir: Path, rows: list[tuple[str, str, str
     cut = min(cut, len(data))
     (workdir / "people.csv").write_bytes(data[:cut] + noise + data[cut:])
     path = workdir / "roster.yaml"
-    path.write_text("version: 1\navatars_from: people.csv\nlook_templates:\n  - for_each: all\n"
-                    "    key: \"{avatar}-t\"\n    name: \"{name}\"\n    prompt: p\n", encoding="utf-8")
+    path.write_text(
+        "version: 1\navatars_from: people.csv\nlook_templates:\n  - for_each: all\n"
+        '    key: "{avatar}-t"\n    name: "{name}"\n    prompt: p\n',
+        encoding="utf-8",
+    )
     result = load_or_problems(path)
     if not noise and cut == len(data) and not isinstance(result, ManifestError):
         assume(rows)

@@ -30,7 +30,8 @@ def test_shipped_schema_is_the_generated_one() -> None:
     shipped = json.loads(SHIPPED.read_text(encoding="utf-8"))
     assert shipped == manifest_json_schema(), (
         "manifests/batchavatars.schema.json is stale: regenerate it with "
-        "`python -m batchavatars.manifest.schema > manifests/batchavatars.schema.json`")
+        "`python -m batchavatars.manifest.schema > manifests/batchavatars.schema.json`"
+    )
 
 
 def test_schema_is_draft_2020_12() -> None:
@@ -111,7 +112,7 @@ BROKEN = [
     ("unknown-top-level", "looks:", "look:"),
     ("unknown-in-file", "{url: https://cdn.example.com/sam.mp4}", "{url: https://cdn.example.com/sam.mp4, size: 3}"),
     ("unknown-in-consent", "{reroute_url: https://example.com/thanks}", "{reroute: https://example.com/thanks}"),
-    ("unknown-in-template", 'prompt: Beach', 'prompt: Beach\n    colour: red'),
+    ("unknown-in-template", "prompt: Beach", "prompt: Beach\n    colour: red"),
     ("wrong-type-name", "name: Ava\n", "name: 42\n"),
     ("wrong-type-avatars", "avatars:\n", "avatars: 3\nx_avatars:\n"),
     ("wrong-type-file", "file: https://cdn.example.com/ava.jpg", "file: [https://cdn.example.com/ava.jpg]"),
@@ -127,11 +128,21 @@ BROKEN = [
     ("prompt-too-long", "prompt: A starship captain", "prompt: " + "x" * 1001),
     ("name-too-long", "name: Nova", "name: " + "x" * 256),
     ("empty-name", "name: Ava\n", "name: ''\n"),
-    ("file-on-prompt", "prompt: A starship captain", "prompt: A starship captain\n    file: https://cdn.example.com/x.jpg"),
-    ("consent-on-photo", "file: https://cdn.example.com/ava.jpg",
-     "file: https://cdn.example.com/ava.jpg\n    consent: {}"),
-    ("too-many-reference-images", "prompt: A starship captain",
-     "prompt: A starship captain\n    reference_images: [a.png, b.png, c.png, d.png]"),
+    (
+        "file-on-prompt",
+        "prompt: A starship captain",
+        "prompt: A starship captain\n    file: https://cdn.example.com/x.jpg",
+    ),
+    (
+        "consent-on-photo",
+        "file: https://cdn.example.com/ava.jpg",
+        "file: https://cdn.example.com/ava.jpg\n    consent: {}",
+    ),
+    (
+        "too-many-reference-images",
+        "prompt: A starship captain",
+        "prompt: A starship captain\n    reference_images: [a.png, b.png, c.png, d.png]",
+    ),
     ("url-not-http", "{url: https://cdn.example.com/sam.mp4}", "{url: ftp://cdn.example.com/sam.mp4}"),
     ("group-and-group-id", "consent:", "group: ava\n    avatar_group_id: g1\n    consent:"),
     ("look-both-parents", "avatar: ava\n", "avatar: ava\n    avatar_id: look_1\n"),
@@ -151,8 +162,9 @@ def test_base_is_valid(tmp_path: Path, validator: jsonschema.Draft202012Validato
 
 
 @pytest.mark.parametrize("old,new", [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
-def test_schema_and_loader_reject_broken_manifests(tmp_path: Path, validator: jsonschema.Draft202012Validator,
-                                                   old: str, new: str) -> None:
+def test_schema_and_loader_reject_broken_manifests(
+    tmp_path: Path, validator: jsonschema.Draft202012Validator, old: str, new: str
+) -> None:
     base = textwrap.dedent(BASE)
     assert base.count(old) == 1, f"{old!r} must occur once in BASE"
     text = base.replace(old, new)

@@ -5,13 +5,27 @@ from batchavatars.plan import build_plan
 
 from .specs import avatar, look
 
-ITEMS = [avatar("ava"), avatar("sam", "digital_twin"), avatar("sam-alt", group="sam"), look("ava-office", "ava"),
-         look("ava-office-night", "ava-office"), look("ceo", avatar_id="look_ext")]
+ITEMS = [
+    avatar("ava"),
+    avatar("sam", "digital_twin"),
+    avatar("sam-alt", group="sam"),
+    look("ava-office", "ava"),
+    look("ava-office-night", "ava-office"),
+    look("ceo", avatar_id="look_ext"),
+]
 
 
 def record(spec, status, **kw):
-    return Record(key=spec.key, kind=spec.kind, type=spec.type, name=spec.name, parent=spec.parent,
-                  status=status, spec_hash=kw.pop("spec_hash", spec.spec_hash), **kw)
+    return Record(
+        key=spec.key,
+        kind=spec.kind,
+        type=spec.type,
+        name=spec.name,
+        parent=spec.parent,
+        status=status,
+        spec_hash=kw.pop("spec_hash", spec.spec_hash),
+        **kw,
+    )
 
 
 def test_fresh_ledger_creates_everything_and_knows_what_waits_for_what():
@@ -41,7 +55,12 @@ def test_resume_from_ledger_skips_polls_and_retries():
     }
     steps = build_plan(ITEMS, records).steps
     assert [steps[k].action for k in ("ava", "sam", "sam-alt", "ava-office", "ava-office-night")] == [
-        "skip", "poll", "retry", "retry", "create"]
+        "skip",
+        "poll",
+        "retry",
+        "retry",
+        "create",
+    ]
     assert "Idempotency-Key" in steps["sam-alt"].reason
 
 
@@ -61,6 +80,6 @@ def test_selection_includes_needed_parents_and_says_so():
 
 
 def test_long_chains_do_not_recurse():
-    chain = [avatar("root")] + [look(f"l{i}", "root" if i == 0 else f"l{i-1}") for i in range(5000)]
+    chain = [avatar("root")] + [look(f"l{i}", "root" if i == 0 else f"l{i - 1}") for i in range(5000)]
     plan = build_plan(chain, {})
     assert plan.height["root"] == 5000

@@ -4,8 +4,17 @@ import random
 
 import pytest
 
-from batchavatars.apierrors import (AuthFailed, InProgress, OutOfCredit, RateLimited, Rejected, RequestTimeout,
-                                    ServerError, TransportError, parse_retry_after)
+from batchavatars.apierrors import (
+    AuthFailed,
+    InProgress,
+    OutOfCredit,
+    RateLimited,
+    Rejected,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+    parse_retry_after,
+)
 from batchavatars.retry import RetryPolicy, Verdict
 
 P = RetryPolicy(max_attempts=3, initial=0.5, maximum=4.0)
@@ -15,18 +24,21 @@ def http(cls, status, code="x", retry_after=None):
     return cls(status=status, code=code, message="m", retry_after=retry_after)
 
 
-@pytest.mark.parametrize("error,verdict", [
-    (http(ServerError, 503), Verdict.RETRY),
-    (RequestTimeout("slow"), Verdict.RETRY),
-    (TransportError("dropped"), Verdict.RETRY),
-    (http(RateLimited, 429, retry_after=7), Verdict.RETRY),
-    (http(InProgress, 409, "request_in_progress"), Verdict.RETRY),
-    (http(Rejected, 400, "invalid_parameter"), Verdict.FAIL_ITEM),
-    (http(Rejected, 404, "not_found"), Verdict.FAIL_ITEM),
-    (http(OutOfCredit, 402, "insufficient_credit"), Verdict.STOP_NEW_WORK),
-    (http(AuthFailed, 401, "unauthorized"), Verdict.STOP_RUN),
-    (http(AuthFailed, 403, "forbidden"), Verdict.STOP_RUN),
-])
+@pytest.mark.parametrize(
+    "error,verdict",
+    [
+        (http(ServerError, 503), Verdict.RETRY),
+        (RequestTimeout("slow"), Verdict.RETRY),
+        (TransportError("dropped"), Verdict.RETRY),
+        (http(RateLimited, 429, retry_after=7), Verdict.RETRY),
+        (http(InProgress, 409, "request_in_progress"), Verdict.RETRY),
+        (http(Rejected, 400, "invalid_parameter"), Verdict.FAIL_ITEM),
+        (http(Rejected, 404, "not_found"), Verdict.FAIL_ITEM),
+        (http(OutOfCredit, 402, "insufficient_credit"), Verdict.STOP_NEW_WORK),
+        (http(AuthFailed, 401, "unauthorized"), Verdict.STOP_RUN),
+        (http(AuthFailed, 403, "forbidden"), Verdict.STOP_RUN),
+    ],
+)
 def test_classification(error, verdict):
     assert P.decide(error, 1).verdict is verdict
 

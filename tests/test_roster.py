@@ -27,9 +27,23 @@ def test_roster_with_templates_plans_200_items_and_runs(tmp_path):
     assert sum(i["kind"] == "avatar" for i in items) == 50 and all(i["action"] == "create" for i in items)
 
     with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
-        run = subprocess.run([sys.executable, "-m", "batchavatars", "run", str(tmp_path / "roster.yaml"), "--rate", "0",
-                              "--concurrency", "16"], capture_output=True, text=True, timeout=300,
-                             env={**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": sb.url})
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "batchavatars",
+                "run",
+                str(tmp_path / "roster.yaml"),
+                "--rate",
+                "0",
+                "--concurrency",
+                "16",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": sb.url},
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         assert sb.stats()["created"]["looks"] == 200
 

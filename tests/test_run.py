@@ -55,8 +55,13 @@ async def test_a_few_dozen_presenters_all_succeed_in_their_groups_and_rerun_crea
 
 
 async def test_a_failed_parent_blocks_its_descendants_and_names_itself(tmp_path):
-    items = [avatar("bad", name="Bad [fail]"), look("bad-look", "bad"), look("bad-look-2", "bad-look"),
-             avatar("good"), look("good-look", "good")]
+    items = [
+        avatar("bad", name="Bad [fail]"),
+        look("bad-look", "bad"),
+        look("bad-look-2", "bad-look"),
+        avatar("good"),
+        look("good-look", "good"),
+    ]
     with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
         result = await run_items(items, sb.url, tmp_path / "l.db")
     records = {r.key: r for r in result.records}
@@ -82,12 +87,20 @@ async def test_a_400_fails_the_item_at_once_with_heygens_code(tmp_path):
 
 async def test_lost_responses_and_5xx_are_retried_with_the_same_key_and_never_duplicate(tmp_path):
     items = presenters(10)
-    cfg = SandboxConfig(training_seconds=0.05, consent_approval_seconds=0.05, rate_limit=None,
-                        fault_lost_response=0.2, fault_5xx=0.2, seed=7)
+    cfg = SandboxConfig(
+        training_seconds=0.05,
+        consent_approval_seconds=0.05,
+        rate_limit=None,
+        fault_lost_response=0.2,
+        fault_5xx=0.2,
+        seed=7,
+    )
     with serve(cfg) as sb:
         result = await run_items(items, sb.url, tmp_path / "l.db", max_attempts=10)
         stats = sb.stats()
-    assert result.exit_code == ExitCode.OK, [(r.key, r.error_message) for r in result.records if r.status != "succeeded"]
+    assert result.exit_code == ExitCode.OK, [
+        (r.key, r.error_message) for r in result.records if r.status != "succeeded"
+    ]
     assert stats["faults"]["lost_response"] > 0 and stats["faults"]["5xx"] > 0
     assert stats["duplicates"] == 0
     assert stats["created"]["looks"] == len(items)
@@ -123,8 +136,19 @@ async def test_resume_after_a_kill_between_post_and_answer_reuses_the_key(tmp_pa
         async with HeyGenClient(sb.url, "k") as client:  # the earlier run's POST, answer never recorded
             await client.create_avatar(create_body(spec, parent_look_id=None, parent_group_id=None, assets={}), key)
         book = Ledger(tmp_path / "l.db")
-        book.put(Record(key="ava", kind="avatar", type="photo", name=spec.name, parent=None, status="creating",
-                        spec_hash=spec.spec_hash, idempotency_key=key, attempts=1))
+        book.put(
+            Record(
+                key="ava",
+                kind="avatar",
+                type="photo",
+                name=spec.name,
+                parent=None,
+                status="creating",
+                spec_hash=spec.spec_hash,
+                idempotency_key=key,
+                attempts=1,
+            )
+        )
         book.close()
         result = await run_items([spec], sb.url, tmp_path / "l.db")
         stats = sb.stats()
@@ -180,7 +204,9 @@ async def test_no_wait_returns_once_everything_sendable_is_sent_and_the_next_run
         records = {r.key: r for r in first.records}
         assert first.exit_code == ExitCode.WAITING
         assert records["a"].status == "training" and records["a-look"].status == "pending"
-        assert records["twin"].status == "awaiting_consent" and records["twin"].consent_url  # consent asked before leaving
+        assert (
+            records["twin"].status == "awaiting_consent" and records["twin"].consent_url
+        )  # consent asked before leaving
         assert creations(sb.stats()) == 2
         second = await run_items(items, sb.url, tmp_path / "l.db")
         assert second.exit_code == ExitCode.OK
@@ -202,8 +228,13 @@ async def test_the_training_job_cap_is_learned_and_respected_instead_of_collecti
 
 async def test_a_failed_consent_request_is_not_repeated_by_every_poll_and_the_next_run_asks_again(tmp_path):
     items = [avatar("twin", "digital_twin")]
-    cfg = SandboxConfig(training_seconds=0.05, consent_approval_seconds=0.05, rate_limit=None, fault_5xx=1.0,
-                        fault_routes=["POST /v3/avatars/{group_id}/consent"])
+    cfg = SandboxConfig(
+        training_seconds=0.05,
+        consent_approval_seconds=0.05,
+        rate_limit=None,
+        fault_5xx=1.0,
+        fault_routes=["POST /v3/avatars/{group_id}/consent"],
+    )
     with serve(cfg) as sb:
         first = await run_items(items, sb.url, tmp_path / "l.db", max_attempts=2, wait_timeout=1.0)
         asked = sb.stats()["requests"]["POST /v3/avatars/{group_id}/consent"]

@@ -8,7 +8,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import anyio
@@ -70,8 +70,17 @@ def test_each_type_creates_a_look_and_a_group_with_the_documented_fields() -> No
             assert response.status_code == 200, response.text
             data = response.json()["data"]
             look, group = data["avatar_item"], data["avatar_group"]
-            assert set(look) == {"id", "name", "avatar_type", "group_id", "status", "error",
-                                 "preview_image_url", "supported_api_engines", "tags"}
+            assert set(look) == {
+                "id",
+                "name",
+                "avatar_type",
+                "group_id",
+                "status",
+                "error",
+                "preview_image_url",
+                "supported_api_engines",
+                "tags",
+            }
             assert set(group) == {"id", "name", "looks_count", "created_at", "consent_status", "status", "error"}
             assert look["id"].startswith("look_") and group["id"].startswith("group_")
             assert look["group_id"] == group["id"] and look["name"] == body["name"] == group["name"]
@@ -114,15 +123,31 @@ BAD_BODIES = [
     ({**PHOTO, "file": {"type": "url"}}, 400, "validation_error", "file.url"),
     ({**PHOTO, "file": {"type": "s3", "key": "a"}}, 400, "invalid_parameter", "file.type"),
     ({**PHOTO, "file": "https://example.com/a.png"}, 400, "invalid_parameter", "file"),
-    ({**PHOTO, "file": {"type": "base64", "media_type": "image/png", "data": "not base64!"}},
-     400, "invalid_parameter", "file.data"),
-    ({**PHOTO, "file": {"type": "base64", "media_type": "video/mp4", "data": "AAAA"}},
-     400, "invalid_parameter", "file.media_type"),
-    ({**TWIN, "file": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
-     400, "invalid_parameter", "file.media_type"),
+    (
+        {**PHOTO, "file": {"type": "base64", "media_type": "image/png", "data": "not base64!"}},
+        400,
+        "invalid_parameter",
+        "file.data",
+    ),
+    (
+        {**PHOTO, "file": {"type": "base64", "media_type": "video/mp4", "data": "AAAA"}},
+        400,
+        "invalid_parameter",
+        "file.media_type",
+    ),
+    (
+        {**TWIN, "file": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
+        400,
+        "invalid_parameter",
+        "file.media_type",
+    ),
     ({**PROMPT, "reference_images": [PNG] * 4}, 400, "invalid_parameter", "reference_images"),
-    ({**PROMPT, "reference_images": [PNG, {"type": "url", "url": "nope"}]},
-     400, "invalid_parameter", "reference_images[1].url"),
+    (
+        {**PROMPT, "reference_images": [PNG, {"type": "url", "url": "nope"}]},
+        400,
+        "invalid_parameter",
+        "reference_images[1].url",
+    ),
     ({**PHOTO, "avatar_id": "look_123"}, 400, "invalid_parameter", "avatar_id"),
     ({**PHOTO, "name": "Ann [reject]"}, 400, "invalid_parameter", "name"),
     ({**PHOTO, "file": {"type": "asset_id", "asset_id": "asset_missing"}}, 404, "not_found", "file.asset_id"),
@@ -132,8 +157,9 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize(("body", "status", "code", "param"), BAD_BODIES)
-def test_invalid_bodies_are_refused_with_the_error_envelope(body: dict, status: int, code: str, param: str,
-                                                            shared: SandboxHandle) -> None:
+def test_invalid_bodies_are_refused_with_the_error_envelope(
+    body: dict, status: int, code: str, param: str, shared: SandboxHandle
+) -> None:
     with api(shared) as client:
         error = error_of(create(client, body), status, code)
     assert error["param"] == param
@@ -151,8 +177,14 @@ def test_malformed_json_and_base64_photo_are_handled(shared: SandboxHandle) -> N
         response = client.post("/v3/avatars", content=b"{nope", headers={"Content-Type": "application/json"})
         error_of(response, 400, "validation_error")
         error_of(client.post("/v3/avatars", json=[PHOTO]), 400, "validation_error")
-        ok = create(client, {**PHOTO, "name": "b64", "file": {"type": "base64", "media_type": "image/png",
-                                                              "data": base64.b64encode(b"png").decode()}})
+        ok = create(
+            client,
+            {
+                **PHOTO,
+                "name": "b64",
+                "file": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(b"png").decode()},
+            },
+        )
         assert ok.status_code == 200
 
 
@@ -345,11 +377,15 @@ def test_a_repeated_key_replays_the_first_answer_exactly() -> None:
         # scope is per path: the same key elsewhere is independent
         group_id = first.json()["data"]["avatar_group"]["id"]
         look_id = first.json()["data"]["avatar_item"]["id"]
-        renamed = client.patch(f"/v3/avatars/looks/{look_id}", json={"name": "Ann 2"},
-                               headers={"Idempotency-Key": "item-1"})
+        renamed = client.patch(
+            f"/v3/avatars/looks/{look_id}", json={"name": "Ann 2"}, headers={"Idempotency-Key": "item-1"}
+        )
         assert renamed.status_code == 200 and renamed.json()["data"]["name"] == "Ann 2"
-        error_of(client.post(f"/v3/avatars/{group_id}/consent", headers={"Idempotency-Key": "item-1"}),
-                 400, "invalid_parameter")
+        error_of(
+            client.post(f"/v3/avatars/{group_id}/consent", headers={"Idempotency-Key": "item-1"}),
+            400,
+            "invalid_parameter",
+        )
         stats = sb.stats()
     assert stats["created"]["looks"] == 1 and stats["idempotent_replays"] == 1 and stats["duplicates"] == 0
 
@@ -414,10 +450,8 @@ def test_a_lost_response_was_done_and_a_retry_with_the_key_replays_it() -> None:
 
 def test_a_retry_without_a_key_after_a_lost_response_is_a_duplicate() -> None:
     with sandbox(fault_lost_response=1.0, fault_routes=["POST /v3/avatars"]) as (sb, client):
-        try:
+        with suppress(httpx.TransportError):
             create(client, PHOTO)
-        except httpx.TransportError:
-            pass
         sb.configure(fault_lost_response=0.0)
         assert create(client, PHOTO).status_code == 200
         stats = sb.stats()
@@ -498,7 +532,10 @@ def test_paging_walks_120_looks_in_creation_order() -> None:
         other_filters = {"token": token, "avatar_type": "digital_twin"}
         error_of(client.get("/v3/avatars/looks", params=other_filters), 400, "invalid_parameter")
         assert client.get("/v3/avatars/looks", params={"ownership": "public"}).json() == {
-            "data": [], "has_more": False, "next_token": None}
+            "data": [],
+            "has_more": False,
+            "next_token": None,
+        }
 
 
 def test_look_filters_by_group_and_type() -> None:
@@ -579,9 +616,15 @@ def test_direct_upload_flow_with_verbatim_headers_and_checksums() -> None:
     data = b"\x00\x01video" * 50_000
     digest = hashlib.sha256(data).hexdigest()
     with sandbox() as (sb, client):
-        ticket = client.post("/v3/assets/direct-uploads", json={
-            "filename": "bob.mp4", "content_type": "video/mp4", "size_bytes": len(data), "checksum_sha256": digest,
-        }).json()["data"]
+        ticket = client.post(
+            "/v3/assets/direct-uploads",
+            json={
+                "filename": "bob.mp4",
+                "content_type": "video/mp4",
+                "size_bytes": len(data),
+                "checksum_sha256": digest,
+            },
+        ).json()["data"]
         assert ticket["status"] == "pending_upload" and ticket["upload_url"].startswith(sb.url + "/_sandbox/upload/")
         assert ticket["expires_in_seconds"] > 0 and ticket["max_bytes"] >= len(data)
         asset_id = ticket["asset_id"]
@@ -590,10 +633,12 @@ def test_direct_upload_flow_with_verbatim_headers_and_checksums() -> None:
         error_of(client.post(f"/v3/assets/{asset_id}/complete", json={}), 400, "invalid_parameter")
 
         with httpx.Client(trust_env=False) as storage:  # no API key: the URL is pre-signed
-            error_of(storage.put(ticket["upload_url"], content=data, headers={"Content-Type": "video/mp4"}),
-                     403, "forbidden")
-            put = storage.put(ticket["upload_url"], content=iter([data[:100_000], data[100_000:]]),
-                              headers=ticket["upload_headers"])
+            error_of(
+                storage.put(ticket["upload_url"], content=data, headers={"Content-Type": "video/mp4"}), 403, "forbidden"
+            )
+            put = storage.put(
+                ticket["upload_url"], content=iter([data[:100_000], data[100_000:]]), headers=ticket["upload_headers"]
+            )
             assert put.status_code == 200, put.text
 
         wrong = client.post(f"/v3/assets/{asset_id}/complete", json={"checksum_sha256": "0" * 64})
@@ -680,8 +725,20 @@ def test_stats_has_every_documented_key_and_reset_clears() -> None:
     with sandbox() as (sb, client):
         create(client, PHOTO)
         stats = sb.stats()
-        assert {"requests", "requests_total", "created", "duplicates", "rate_limited", "faults", "consent_requests",
-                "uploads", "idempotent_replays", "conflicts_409", "training_now", "training_peak"} <= set(stats)
+        assert {
+            "requests",
+            "requests_total",
+            "created",
+            "duplicates",
+            "rate_limited",
+            "faults",
+            "consent_requests",
+            "uploads",
+            "idempotent_replays",
+            "conflicts_409",
+            "training_now",
+            "training_peak",
+        } <= set(stats)
         assert stats["requests"] == {"POST /v3/avatars": 1} and stats["requests_total"] == 1
         sb.reset()
         assert sb.stats()["created"]["looks"] == 0
@@ -705,10 +762,8 @@ def test_servers_start_and_stop_quickly_without_leaking_threads() -> None:
 
 
 def _swallow(call: Any) -> None:
-    try:
+    with suppress(httpx.HTTPError):
         call()
-    except httpx.HTTPError:
-        pass
 
 
 def test_serve_in_process_runs_the_same_sandbox_in_a_child_process() -> None:
@@ -746,13 +801,15 @@ def test_the_training_count_matches_a_brute_force_count(windows: list, data: st.
 @pytest.mark.parametrize("chunk", [1, 7, 64, 100_000])
 async def test_the_multipart_reader_finds_the_file_whatever_the_chunking(chunk: int) -> None:
     payload = b"--not-the-boundary\r\n" * 30 + b"\r\n--almost"
-    body = (b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
-            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a b.png\"\r\n"
-            b"Content-Type: image/png\r\n\r\n" + payload + b"\r\n--XyZ--\r\nepilogue")
+    body = (
+        b'preamble\r\n--XyZ\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a b.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + payload + b"\r\n--XyZ--\r\nepilogue"
+    )
 
     async def chunks() -> Any:
         for i in range(0, len(body), chunk):
-            yield body[i:i + chunk]
+            yield body[i : i + chunk]
 
     part = await read_file_field(chunks(), boundary_of('multipart/form-data; boundary="XyZ"'), "file")
     assert part is not None

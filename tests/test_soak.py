@@ -37,28 +37,45 @@ def roster_yaml(n: int) -> str:
     for i in range(n):
         kind = ("photo", "prompt", "digital_twin")[i % 3]
         lines += [f"  - key: a{i}", f"    type: {kind}", f"    name: Presenter {i}"]
-        lines.append(f"    prompt: Presenter number {i}" if kind == "prompt"
-                     else f"    file: https://cdn.example.com/a{i}.{'mp4' if kind == 'digital_twin' else 'jpg'}")
+        lines.append(
+            f"    prompt: Presenter number {i}"
+            if kind == "prompt"
+            else f"    file: https://cdn.example.com/a{i}.{'mp4' if kind == 'digital_twin' else 'jpg'}"
+        )
         looks += [f"  - key: a{i}-x", f"    avatar: a{i}", f"    name: Presenter {i}, x", "    prompt: Office"]
         if i % 4 == 0:
-            looks += [f"  - key: a{i}-x-y", f"    avatar: a{i}-x", f"    name: Presenter {i}, x, y", "    prompt: Night"]
+            looks += [
+                f"  - key: a{i}-x-y",
+                f"    avatar: a{i}-x",
+                f"    name: Presenter {i}, x, y",
+                "    prompt: Night",
+            ]
     return "\n".join(lines + looks) + "\n"
 
 
-FAULTS = dict(fault_5xx=0.04, fault_lost_response=0.04, fault_drop=0.03, fault_slow=0.02, slow_seconds=1.0,
-              burst_429=0.03, retry_after_format="date")
+FAULTS = dict(
+    fault_5xx=0.04,
+    fault_lost_response=0.04,
+    fault_drop=0.03,
+    fault_slow=0.02,
+    slow_seconds=1.0,
+    burst_429=0.03,
+    retry_after_format="date",
+)
 
 
 @pytest.mark.anyio
 async def test_soak_with_every_kind_of_fault_ends_all_succeeded_and_no_duplicates(tmp_path):
     items = roster(50)  # 113 items
     assert len(items) >= 100
-    cfg = SandboxConfig(training_seconds=0.05, consent_approval_seconds=0.05, rate_limit=None, latency=0.002,
-                        seed=11, **FAULTS)
+    cfg = SandboxConfig(
+        training_seconds=0.05, consent_approval_seconds=0.05, rate_limit=None, latency=0.002, seed=11, **FAULTS
+    )
     with serve(cfg) as sb:
         # a read timeout well under slow_seconds: slow answers become timeouts, retried with the same key
-        result = await run_items(items, sb.url, tmp_path / "l.db", max_attempts=12, concurrency=16,
-                                 timeouts=Timeouts(read=0.5, write=0.5))
+        result = await run_items(
+            items, sb.url, tmp_path / "l.db", max_attempts=12, concurrency=16, timeouts=Timeouts(read=0.5, write=0.5)
+        )
         stats = sb.stats()
     assert result.exit_code == ExitCode.OK, {r.key: r.error_message for r in result.records if r.status != "succeeded"}
     for kind in ("5xx", "lost_response", "drop", "slow"):
@@ -71,9 +88,28 @@ async def test_soak_with_every_kind_of_fault_ends_all_succeeded_and_no_duplicate
 def _run(manifest: Path, url: str) -> subprocess.Popen:
     return subprocess.Popen(
         # paced at 40 requests/s, a whole run takes a few seconds: kills land mid-run, not after it
-        [sys.executable, "-m", "batchavatars", "run", str(manifest), "--base-url", url, "--rate", "40",
-         "--concurrency", "16", "--max-attempts", "12", "--log-format", "json", "-q"],
-        env={**os.environ, "HEYGEN_API_KEY": "soak-key"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "batchavatars",
+            "run",
+            str(manifest),
+            "--base-url",
+            url,
+            "--rate",
+            "40",
+            "--concurrency",
+            "16",
+            "--max-attempts",
+            "12",
+            "--log-format",
+            "json",
+            "-q",
+        ],
+        env={**os.environ, "HEYGEN_API_KEY": "soak-key"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.slow
@@ -82,8 +118,14 @@ def test_killed_at_random_points_and_restarted_until_done_makes_nothing_twice(tm
     manifest = tmp_path / "soak.yaml"
     manifest.write_text(roster_yaml(45))  # 102 items
     rng = random.Random(seed)
-    cfg = SandboxConfig(training_seconds=0.1, consent_approval_seconds=0.1, rate_limit=None, latency=0.005,
-                        seed=seed, **{**FAULTS, "slow_seconds": 0.3})
+    cfg = SandboxConfig(
+        training_seconds=0.1,
+        consent_approval_seconds=0.1,
+        rate_limit=None,
+        latency=0.005,
+        seed=seed,
+        **{**FAULTS, "slow_seconds": 0.3},
+    )
     kills = 0
     with serve(cfg) as sb:
         for _ in range(40):
@@ -115,7 +157,10 @@ def test_a_signal_stops_new_work_records_everything_and_exits_130(tmp_path, sign
     with serve(SandboxConfig(training_seconds=0.2, consent_approval_seconds=0.2, rate_limit=None, latency=0.02)) as sb:
         proc = subprocess.Popen(
             [sys.executable, "-m", "batchavatars", "run", str(manifest), "--base-url", sb.url, "--rate", "20"],
-            env={**os.environ, "HEYGEN_API_KEY": "k"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            env={**os.environ, "HEYGEN_API_KEY": "k"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(1.5)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
@@ -128,6 +173,9 @@ def test_a_signal_stops_new_work_records_everything_and_exits_130(tmp_path, sign
         assert made == sum(1 for r in records.values() if r.look_id)  # everything made is recorded
         again = subprocess.run(
             [sys.executable, "-m", "batchavatars", "run", str(manifest), "--base-url", sb.url, "--rate", "0"],
-            env={**os.environ, "HEYGEN_API_KEY": "k"}, capture_output=True, timeout=120)
+            env={**os.environ, "HEYGEN_API_KEY": "k"},
+            capture_output=True,
+            timeout=120,
+        )
         assert again.returncode == 0, again.stderr.decode()[-2000:]
         assert sb.stats()["duplicates"] == 0

@@ -21,10 +21,14 @@ def test_progress_display_updates_under_a_pty_and_ends_with_the_summary(tmp_path
     manifest.write_text("\n".join(lines) + "\n")
     with serve(SandboxConfig(training_seconds=1.0, rate_limit=None, latency=0.05)) as sb:
         leader, follower = pty.openpty()
-        proc = subprocess.Popen([sys.executable, "-m", "batchavatars", "run", str(manifest), "--rate", "4", "-q"],
-                                stdin=follower, stdout=follower, stderr=follower, close_fds=True,
-                                env={**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": sb.url,
-                                     "COLUMNS": "120", "TERM": "xterm"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "batchavatars", "run", str(manifest), "--rate", "4", "-q"],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            close_fds=True,
+            env={**os.environ, "HEYGEN_API_KEY": "k", "HEYGEN_BASE_URL": sb.url, "COLUMNS": "120", "TERM": "xterm"},
+        )
         os.close(follower)
         out = b""
         deadline = time.monotonic() + 60

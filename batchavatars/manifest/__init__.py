@@ -1,8 +1,8 @@
 """The manifest stage: YAML (and CSV rosters) → validated, expanded ItemSpecs. No network I/O.
 
-    from batchavatars.manifest import load_manifest
-    m = load_manifest("manifests/example.yaml")   # raises ManifestError, nothing else
-    m.items  # tuple[ItemSpec, ...]: avatars, then looks (template-made included), manifest order
+from batchavatars.manifest import load_manifest
+m = load_manifest("manifests/example.yaml")   # raises ManifestError, nothing else
+m.items  # tuple[ItemSpec, ...]: avatars, then looks (template-made included), manifest order
 """
 
 from __future__ import annotations

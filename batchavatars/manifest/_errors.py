@@ -4,10 +4,11 @@ item's key, a plain message and a concrete fix (with a "did you mean" for typos)
 from __future__ import annotations
 
 import datetime
-from collections import deque
 import difflib
 import re
-from typing import Any, Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -156,10 +157,16 @@ def field_name(path: Sequence[Any], skip: int) -> str:
     return out
 
 
-def translate(errors: Sequence[ErrorDetails], root: Any, file: str, *, csv: bool = False,
-              skip_loc: Callable[[tuple[Any, ...]], bool] = lambda loc: False,
-              originals: dict[tuple[int, int], str] | None = None,
-              limit: int | None = None) -> tuple[list[Problem], int]:
+def translate(
+    errors: Sequence[ErrorDetails],
+    root: Any,
+    file: str,
+    *,
+    csv: bool = False,
+    skip_loc: Callable[[tuple[Any, ...]], bool] = lambda loc: False,
+    originals: dict[tuple[int, int], str] | None = None,
+    limit: int | None = None,
+) -> tuple[list[Problem], int]:
     """Problems for pydantic `errors` about `root` (the manifest mapping, or a list of CSV rows).
     `originals`: the source text of plain scalars YAML typed as non-strings, by position. After
     `limit` problems the rest are not worded: the second result counts them."""
@@ -178,8 +185,9 @@ def translate(errors: Sequence[ErrorDetails], root: Any, file: str, *, csv: bool
             try:
                 common_adapter.validate_python(err["input"])
             except ValidationError as exc:
-                pending.extendleft(reversed([{**e, "loc": loc + tuple(e["loc"])}
-                                             for e in exc.errors(include_url=False)]))
+                pending.extendleft(
+                    reversed([{**e, "loc": loc + tuple(e["loc"])} for e in exc.errors(include_url=False)])
+                )
         problem = _one(err, loc, root, file, csv, originals or {})
         ident = (problem.location, problem.message)
         if ident not in seen:
@@ -220,7 +228,8 @@ def _allowed(section: str, inner: Sequence[Any], item: Any, csv: bool) -> tuple[
         if csv:
             return CSV_COLUMNS, "a roster row"
         return _AVATAR_ONLY.get(kind, AVATAR_FIELDS) if isinstance(kind, str) else AVATAR_FIELDS, (
-            f"a {kind} avatar" if kind in AVATAR_TYPES else "an avatar")
+            f"a {kind} avatar" if kind in AVATAR_TYPES else "an avatar"
+        )
     if section == "looks":
         return LOOK_FIELDS, "a look"
     if section == "look_templates":
@@ -230,8 +239,9 @@ def _allowed(section: str, inner: Sequence[Any], item: Any, csv: bool) -> tuple[
     return MANIFEST_FIELDS, "the manifest"
 
 
-def _one(err: ErrorDetails, loc: tuple[Any, ...], root: Any, file: str, csv: bool,
-         originals: dict[tuple[int, int], str]) -> Problem:
+def _one(
+    err: ErrorDetails, loc: tuple[Any, ...], root: Any, file: str, csv: bool, originals: dict[tuple[int, int], str]
+) -> Problem:
     walk = Walk(root, loc, csv)
     etype = err["type"]
     ctx = err.get("ctx") or {}
@@ -261,12 +271,13 @@ def _one(err: ErrorDetails, loc: tuple[Any, ...], root: Any, file: str, csv: boo
                 fix = f"leave the `{bad}` cell empty on this row, or change its `type`"
         elif section == "avatars" and not csv and len(inner) == 1 and bad in ("avatar", "avatar_id"):
             message = f"`{bad}` is a look field, not an avatar field"
-            fix = ("to add this avatar to another avatar's character use `group: <avatar key>`; "
-                   "for an existing HeyGen character use `avatar_group_id`; to derive a look, move it to `looks:`")
+            fix = (
+                "to add this avatar to another avatar's character use `group: <avatar key>`; "
+                "for an existing HeyGen character use `avatar_group_id`; to derive a look, move it to `looks:`"
+            )
         else:
             close = suggest(bad, allowed)
-            fix = (f"did you mean `{close}`?" if close else
-                   f"remove it; allowed here: {', '.join(allowed)}")
+            fix = f"did you mean `{close}`?" if close else f"remove it; allowed here: {', '.join(allowed)}"
     elif etype == "missing":
         name = walk.missing or last
         message = f"missing required field `{name}`"
@@ -334,12 +345,18 @@ def _one(err: ErrorDetails, loc: tuple[Any, ...], root: Any, file: str, csv: boo
         message = f"`{field}` must be a string, not {describe(value)}"
         if shown is not None and not isinstance(value, str) and shown != _plain(value):
             message += f" (YAML reads {shown} that way)"
-        fix = (f"quote it: {last}: \"{shown if shown is not None else _plain(value)}\"" if _is_scalar(value)
-               else f"write `{last}` as one string")
+        fix = (
+            f'quote it: {last}: "{shown if shown is not None else _plain(value)}"'
+            if _is_scalar(value)
+            else f"write `{last}` as one string"
+        )
     elif etype in ("list_type", "tuple_type"):
         message = f"`{field or last}` must be a list, not {describe(value)}"
-        fix = "write it as a YAML list (`- <entry>` lines, or [a, b])" if value is not None else \
-            f"add list entries under `{last}` or remove it"
+        fix = (
+            "write it as a YAML list (`- <entry>` lines, or [a, b])"
+            if value is not None
+            else f"add list entries under `{last}` or remove it"
+        )
     elif etype in ("dict_type", "model_type", "model_attributes_type"):
         what = {"avatars": "an avatar", "looks": "a look", "look_templates": "a look template"}.get(section, "")
         if item is None and len(walk.path) == 2 and what:
@@ -347,21 +364,31 @@ def _one(err: ErrorDetails, loc: tuple[Any, ...], root: Any, file: str, csv: boo
             fix = f"write {what} as `- key: <key>` followed by its fields"
         else:
             message = f"`{field or last}` must be a mapping, not {describe(value)}"
-            fix = {"consent": "write `consent: {reroute_url: https://<host>/<page>}`"}.get(last, "write `field: value` pairs under it")
+            fix = {"consent": "write `consent: {reroute_url: https://<host>/<page>}`"}.get(
+                last, "write `field: value` pairs under it"
+            )
     elif etype == "file_form":
         if isinstance(value, dict):
             message = f"`{field}` is a mapping without url, path or asset_id"
             bad = next(iter(value), None)
             close = suggest(bad, _FILE_KEYS)
-            fix = f"did you mean `{close}`?" if close else "write `{url: https://<host>/<file>}`, `{path: ./<file>}` or `{asset_id: <id>}`"
+            fix = (
+                f"did you mean `{close}`?"
+                if close
+                else "write `{url: https://<host>/<file>}`, `{path: ./<file>}` or `{asset_id: <id>}`"
+            )
         else:
             message = f"`{field}` must be {FILE_FORMS}, not {describe(value)}"
             fix = "write `file: https://<host>/<file>` or `file: ./photos/me.jpg`"
     elif etype == "for_each_form":
-        message = f"`for_each` must be `all`, a list of avatar keys or a filter like {{type: photo}}, not {describe(value)}"
+        message = (
+            f"`for_each` must be `all`, a list of avatar keys or a filter like {{type: photo}}, not {describe(value)}"
+        )
         fix = "write `for_each: all`"
     elif etype == "literal_error" and last == "for_each":
-        message = f"`for_each` must be `all`, a list of avatar keys or a filter like {{type: photo}}, not {describe(value)}"
+        message = (
+            f"`for_each` must be `all`, a list of avatar keys or a filter like {{type: photo}}, not {describe(value)}"
+        )
         fix = "did you mean `all`?" if suggest(value, ["all"]) else "write `for_each: all`"
     elif etype == "literal_error":
         expected = ctx.get("expected", "")
@@ -399,16 +426,24 @@ def _plain(value: Any) -> str:
 def _wrong_type_field(bad: str, item: Any) -> tuple[str, str]:
     kind = item.get("type") if isinstance(item, dict) else None
     if bad == "file":
-        return (f"`file` is not used by a {kind} avatar",
-                "remove `file`; a prompt avatar takes `prompt` and optional `reference_images`, "
-                "or set `type: photo`/`type: digital_twin`")
+        return (
+            f"`file` is not used by a {kind} avatar",
+            "remove `file`; a prompt avatar takes `prompt` and optional `reference_images`, "
+            "or set `type: photo`/`type: digital_twin`",
+        )
     if bad == "consent":
-        return (f"`consent` is only for digital_twin avatars, not {kind}",
-                "remove `consent` (only digital twins record consent)")
+        return (
+            f"`consent` is only for digital_twin avatars, not {kind}",
+            "remove `consent` (only digital twins record consent)",
+        )
     if bad == "prompt":
-        return (f"`prompt` is not used by a {kind} avatar",
-                "remove `prompt`, or set `type: prompt`; to restyle this avatar add a look under `looks:`")
+        return (
+            f"`prompt` is not used by a {kind} avatar",
+            "remove `prompt`, or set `type: prompt`; to restyle this avatar add a look under `looks:`",
+        )
     if bad == "reference_images":
-        return (f"`reference_images` is only for prompt avatars, not {kind}",
-                "remove `reference_images`, or set `type: prompt`")
+        return (
+            f"`reference_images` is only for prompt avatars, not {kind}",
+            "remove `reference_images`, or set `type: prompt`",
+        )
     return f"`{bad}` is not allowed on a {kind} avatar", f"remove `{bad}`"  # pragma: no cover

@@ -110,8 +110,9 @@ def ylist(line: int, col: int) -> YList:
 class YamlProblem(Exception):
     """Fatal: the document cannot be read as one safe YAML mapping. Positions are 0-based."""
 
-    def __init__(self, message: str, line: int | None, col: int | None, fix: str | None = None,
-                 stop: bool = False) -> None:
+    def __init__(
+        self, message: str, line: int | None, col: int | None, fix: str | None = None, stop: bool = False
+    ) -> None:
         super().__init__(message)
         self.message, self.line, self.col, self.fix = message, line, col, fix
         self.stop = stop  # as a returned problem: the data is not worth validating further
@@ -179,7 +180,8 @@ def _describe(exc: yaml.YAMLError) -> str:
         return "not valid YAML: " + ("; ".join(parts) if parts else "syntax error")
     if isinstance(exc, yaml.reader.ReaderError):
         return f"not valid YAML: {exc.reason}" + (
-            f" (character {exc.character!r})" if isinstance(exc.character, str) else "")
+            f" (character {exc.character!r})" if isinstance(exc.character, str) else ""
+        )
     return f"not valid YAML: {exc}"
 
 
@@ -232,8 +234,15 @@ def load(data: bytes) -> tuple[Any, list[YamlProblem], dict[tuple[int, int], str
                 if is_map and key is nokey:
                     # A mapping key: always its text; `<<` (plain) is a merge key.
                     if tag is not None and tag != _STR and tag != "!":
-                        problems.append(YamlProblem(f"tag {tag.replace(_TAG, '!!')} is not allowed on a mapping key",
-                                                    mark.line, mark.column, "remove the tag", stop=True))
+                        problems.append(
+                            YamlProblem(
+                                f"tag {tag.replace(_TAG, '!!')} is not allowed on a mapping key",
+                                mark.line,
+                                mark.column,
+                                "remove the tag",
+                                stop=True,
+                            )
+                        )
                     if value == "<<" and tag is None and ev.implicit[0]:
                         value = _Merge
                     key, key_line, key_col = value, mark.line, mark.column
@@ -253,8 +262,15 @@ def load(data: bytes) -> tuple[Any, list[YamlProblem], dict[tuple[int, int], str
                     try:
                         value = resolver.construct(tag, value)
                     except (ValueError, TypeError, yaml.YAMLError):
-                        problems.append(YamlProblem(f"{value!r} is not a valid {tag.removeprefix(_TAG)}",
-                                                    line, col, "fix the value or remove the tag", stop=True))
+                        problems.append(
+                            YamlProblem(
+                                f"{value!r} is not a valid {tag.removeprefix(_TAG)}",
+                                line,
+                                col,
+                                "fix the value or remove the tag",
+                                stop=True,
+                            )
+                        )
                         value = None
                 else:
                     problems.append(_bad_tag(tag, line, col))
@@ -266,8 +282,12 @@ def load(data: bytes) -> tuple[Any, list[YamlProblem], dict[tuple[int, int], str
                 written += 1
                 mark = ev.start_mark
                 if depth >= MAX_DEPTH:
-                    raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep", mark.line, mark.column,
-                                      "flatten the document; a manifest needs about 6 levels")
+                    raise YamlProblem(
+                        f"nested more than {MAX_DEPTH} levels deep",
+                        mark.line,
+                        mark.column,
+                        "flatten the document; a manifest needs about 6 levels",
+                    )
                 tag = ev.tag
                 new_is_map = cls is MappingStartEvent
                 if tag is not None and tag != "!" and tag != (_MAP if new_is_map else _SEQ):
@@ -293,13 +313,21 @@ def load(data: bytes) -> tuple[Any, list[YamlProblem], dict[tuple[int, int], str
                 mark = ev.start_mark
                 line, col = mark.line, mark.column
                 if ev.anchor not in anchors:
-                    raise YamlProblem(f"alias *{ev.anchor} refers to no anchor defined before it (or to the "
-                                      "node that contains it)", line, col, f"define &{ev.anchor} earlier")
+                    raise YamlProblem(
+                        f"alias *{ev.anchor} refers to no anchor defined before it (or to the node that contains it)",
+                        line,
+                        col,
+                        f"define &{ev.anchor} earlier",
+                    )
                 value, add = anchors[ev.anchor]
                 aliased += add
                 if aliased > ALIAS_BUDGET + 10 * written:
-                    raise YamlProblem("aliases expand to too many nodes (a 'billion laughs' document?)",
-                                      line, col, "write the values out or use fewer nested aliases")
+                    raise YamlProblem(
+                        "aliases expand to too many nodes (a 'billion laughs' document?)",
+                        line,
+                        col,
+                        "write the values out or use fewer nested aliases",
+                    )
                 if is_map and key is nokey and depth:
                     if not isinstance(value, str):
                         raise YamlProblem("a mapping key must be a plain string", line, col, "use a string key")
@@ -309,8 +337,12 @@ def load(data: bytes) -> tuple[Any, list[YamlProblem], dict[tuple[int, int], str
                 documents += 1
                 if documents > 1:
                     mark = ev.start_mark
-                    raise YamlProblem("more than one YAML document (a second '---')", mark.line,
-                                      mark.column, "keep one document per manifest file")
+                    raise YamlProblem(
+                        "more than one YAML document (a second '---')",
+                        mark.line,
+                        mark.column,
+                        "keep one document per manifest file",
+                    )
                 continue
             else:  # stream start/end, document end
                 continue
@@ -325,17 +357,23 @@ def load(data: bytes) -> tuple[Any, list[YamlProblem], dict[tuple[int, int], str
                 container.pos.extend((line, col))
                 continue
             if key is nokey:  # a mapping or sequence used as a key
-                raise YamlProblem("a mapping key must be a plain string, not a mapping or list", line, col,
-                                  "use a string key")
+                raise YamlProblem(
+                    "a mapping key must be a plain string, not a mapping or list", line, col, "use a string key"
+                )
             if key is _Merge:
                 if merges is None:
                     merges = []
                 merges.append((value, line, col))
             elif key in container:
                 first_line, _ = container.key_pos(key)
-                problems.append(YamlProblem(
-                    f"duplicate key `{key}` in one mapping (first at line {first_line + 1})",
-                    key_line, key_col, f"remove one of the two `{key}` entries"))
+                problems.append(
+                    YamlProblem(
+                        f"duplicate key `{key}` in one mapping (first at line {first_line + 1})",
+                        key_line,
+                        key_col,
+                        f"remove one of the two `{key}` entries",
+                    )
+                )
             else:
                 container[key] = value
                 container.pos.extend((key_line, key_col, line, col))
@@ -353,8 +391,12 @@ def load(data: bytes) -> tuple[Any, list[YamlProblem], dict[tuple[int, int], str
         if dispose is not None:
             dispose()
     if root is nokey:
-        raise YamlProblem("the manifest is empty (no YAML document in it)", 0, 0,
-                          "start from `batchavatars init`, or write `version: 1` and an `avatars:` list")
+        raise YamlProblem(
+            "the manifest is empty (no YAML document in it)",
+            0,
+            0,
+            "start from `batchavatars init`, or write `version: 1` and an `avatars:` list",
+        )
     return root, problems, originals
 
 
@@ -368,8 +410,14 @@ _Merge = _MergeKey()
 
 def _bad_tag(tag: str, line: int, col: int) -> YamlProblem:
     shown = tag.replace(_TAG, "!!")
-    return YamlProblem(f"YAML tag {shown} is not allowed (safe loading: plain strings, numbers, booleans, "
-                       "null, lists and mappings only)", line, col, f"remove the {shown} tag", stop=True)
+    return YamlProblem(
+        f"YAML tag {shown} is not allowed (safe loading: plain strings, numbers, booleans, "
+        "null, lists and mappings only)",
+        line,
+        col,
+        f"remove the {shown} tag",
+        stop=True,
+    )
 
 
 def _merge(target: YMap, sources: list[tuple[Any, int, int]], problems: list[YamlProblem]) -> int:
@@ -379,13 +427,20 @@ def _merge(target: YMap, sources: list[tuple[Any, int, int]], problems: list[Yam
         maps = value if isinstance(value, YList) else [value]
         for source in maps:
             if not isinstance(source, YMap):
-                problems.append(YamlProblem("a merge key '<<' needs a mapping or a list of mappings", line, col,
-                                            "merge an anchored mapping, e.g. `<<: *defaults`"))
+                problems.append(
+                    YamlProblem(
+                        "a merge key '<<' needs a mapping or a list of mappings",
+                        line,
+                        col,
+                        "merge an anchored mapping, e.g. `<<: *defaults`",
+                    )
+                )
                 break
             for i, (k, v) in enumerate(source.items()):
                 if k not in target:
                     target[k] = v
-                    target.pos.extend(source.pos[4 * i: 4 * i + 4] if len(source.pos) >= 4 * i + 4
-                                      else (line, col, line, col))
+                    target.pos.extend(
+                        source.pos[4 * i : 4 * i + 4] if len(source.pos) >= 4 * i + 4 else (line, col, line, col)
+                    )
                     added += 1
     return added

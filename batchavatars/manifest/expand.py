@@ -34,11 +34,14 @@ def parse_template(text: str) -> list[tuple[str, str | None]]:
         if field not in PLACEHOLDERS:
             close = suggest(field, PLACEHOLDERS)
             hint = f" (did you mean {{{close}}}?)" if close else ""
-            raise TemplateError(f"uses unknown placeholder {{{field}}}{hint}; the placeholders are "
-                                "{avatar}, {name} and {type}")
+            raise TemplateError(
+                f"uses unknown placeholder {{{field}}}{hint}; the placeholders are {{avatar}}, {{name}} and {{type}}"
+            )
         if spec or conversion:
-            raise TemplateError(f"formats a placeholder ({{{field}{'!' + conversion if conversion else ''}"
-                                f"{':' + spec if spec else ''}}}); only plain {{{field}}} is supported")
+            raise TemplateError(
+                f"formats a placeholder ({{{field}{'!' + conversion if conversion else ''}"
+                f"{':' + spec if spec else ''}}}); only plain {{{field}}} is supported"
+            )
         parts.append((literal, field))
     return parts
 
@@ -80,9 +83,14 @@ def read_roster(data: bytes) -> tuple[list[CsvRow], list[RosterError]]:
             for index, cell in enumerate(record):
                 if index >= len(header):
                     if cell.strip():
-                        problems.append(RosterError(
-                            f"row has {len(record)} cells but the header names {len(header)} columns",
-                            "remove the extra cells, or quote a cell that contains a comma", start, index))
+                        problems.append(
+                            RosterError(
+                                f"row has {len(record)} cells but the header names {len(header)} columns",
+                                "remove the extra cells, or quote a cell that contains a comma",
+                                start,
+                                index,
+                            )
+                        )
                         break
                     continue
                 value = cell.strip()
@@ -91,11 +99,13 @@ def read_roster(data: bytes) -> tuple[list[CsvRow], list[RosterError]]:
                     row.pos.extend((start, index, start, index))
             rows.append(row)
     except csv.Error as exc:
-        problems.append(RosterError(f"not a valid CSV file ({exc})", "fix the quoting on that line",
-                                    max(reader.line_num - 1, 0), 0))
+        problems.append(
+            RosterError(f"not a valid CSV file ({exc})", "fix the quoting on that line", max(reader.line_num - 1, 0), 0)
+        )
     if header is None and not problems:
-        raise RosterError("the roster has no header row", "write a first row naming the columns: "
-                          + ",".join(CSV_COLUMNS), 0, 0)
+        raise RosterError(
+            "the roster has no header row", "write a first row naming the columns: " + ",".join(CSV_COLUMNS), 0, 0
+        )
     return rows, problems
 
 
@@ -105,21 +115,32 @@ def _header(header: list[str], line: int) -> dict[str, int]:
         if name not in CSV_COLUMNS:
             close = suggest(name, CSV_COLUMNS)
             if not name:
-                raise RosterError(f"column {index + 1} of the header row has no name",
-                                  "name every column (or remove the empty one)", line, index)
+                raise RosterError(
+                    f"column {index + 1} of the header row has no name",
+                    "name every column (or remove the empty one)",
+                    line,
+                    index,
+                )
             fix = f"did you mean `{close}`?" if close else f"use only the columns {','.join(CSV_COLUMNS)}"
             if not any(h in CSV_COLUMNS for h in header):
-                raise RosterError(f"the first row {','.join(header)[:80]!r} is not a header row",
-                                  "add a header row first: " + ",".join(CSV_COLUMNS), line, 0)
+                raise RosterError(
+                    f"the first row {','.join(header)[:80]!r} is not a header row",
+                    "add a header row first: " + ",".join(CSV_COLUMNS),
+                    line,
+                    0,
+                )
             raise RosterError(f"unknown column {name!r} in the header row", fix, line, index)
         if name in columns:
             raise RosterError(f"column {name!r} appears twice in the header row", "remove one of them", line, index)
         columns[name] = index
     missing = [c for c in CSV_REQUIRED if c not in columns]
     if missing:
-        raise RosterError(f"the header row lacks the column{'s' if len(missing) > 1 else ''} "
-                          + ", ".join(missing), "the header needs at least key,type,name (then file and/or "
-                          "prompt as the types need)", line, 0)
+        raise RosterError(
+            f"the header row lacks the column{'s' if len(missing) > 1 else ''} " + ", ".join(missing),
+            "the header needs at least key,type,name (then file and/or prompt as the types need)",
+            line,
+            0,
+        )
     return columns
 
 

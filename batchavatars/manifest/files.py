@@ -18,8 +18,10 @@ VIDEO_EXTS = (".mp4", ".webm")
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 # The common case, settled without urlsplit: scheme, a plain host name, no port, then a path.
-_PLAIN_URL = re.compile(r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
-                        r"(?:[/?#][^\s\x00-\x1f\x7f]*)?")
+_PLAIN_URL = re.compile(
+    r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
+    r"(?:[/?#][^\s\x00-\x1f\x7f]*)?"
+)
 
 
 class SourceError(Exception):
@@ -38,14 +40,18 @@ def read_source(path: str, what: str) -> bytes:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise SourceError(f"{what} not found", "check the path (a roster's path is relative to the manifest's folder)"
-                          if what.startswith("roster") else "check the path (it is relative to the current folder)") from None
+        raise SourceError(
+            f"{what} not found",
+            "check the path (a roster's path is relative to the manifest's folder)"
+            if what.startswith("roster")
+            else "check the path (it is relative to the current folder)",
+        ) from None
     except NotADirectoryError:
-        raise SourceError(f"{what} not found (a part of its path is a file, not a folder)",
-                          "check the path") from None
+        raise SourceError(f"{what} not found (a part of its path is a file, not a folder)", "check the path") from None
     except PermissionError:
-        raise SourceError(f"{what} cannot be reached (permission denied)",
-                          "check the permissions of its folders") from None
+        raise SourceError(
+            f"{what} cannot be reached (permission denied)", "check the permissions of its folders"
+        ) from None
     except (OSError, ValueError) as exc:
         raise SourceError(f"{what} cannot be opened ({_reason(exc)})", "check the path") from None
     if stat.S_ISDIR(st.st_mode):
@@ -53,8 +59,9 @@ def read_source(path: str, what: str) -> bytes:
     if not stat.S_ISREG(st.st_mode):
         raise SourceError(f"{what} is not a regular file (a device, pipe or socket)", "pass a regular file")
     if st.st_size > MAX_SOURCE_BYTES:
-        raise SourceError(f"{what} is {st.st_size / 1048576:.1f} MiB; the limit is 64 MiB",
-                          "split it into several manifests")
+        raise SourceError(
+            f"{what} is {st.st_size / 1048576:.1f} MiB; the limit is 64 MiB", "split it into several manifests"
+        )
     if not os.access(path, os.R_OK):
         raise SourceError(f"{what} is not readable (permission denied)", f"chmod u+r {path}")
     try:
@@ -75,16 +82,26 @@ def check_utf8(data: bytes, what: str) -> bytes:
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SourceError(f"{what} is UTF-16 encoded", "save it as UTF-8", 0, 0)
     if not data.strip():
-        raise SourceError(f"{what} is empty", "start from `batchavatars init`" if what.startswith("manifest")
-                          else "write a header row and at least one row", 0, 0)
+        raise SourceError(
+            f"{what} is empty",
+            "start from `batchavatars init`"
+            if what.startswith("manifest")
+            else "write a header row and at least one row",
+            0,
+            0,
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n")
-        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace"))
-        raise SourceError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-                          "save it as UTF-8", line, col) from None
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace"))
+        raise SourceError(
+            f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            "save it as UTF-8",
+            line,
+            col,
+        ) from None
     return data
 
 
@@ -145,22 +162,26 @@ def _ext_issue(path: str, ext: str, exts: tuple[str, ...], what: str) -> FileIss
     allowed = ", ".join(exts)
     shown = ext or "no extension"
     if exts == VIDEO_EXTS and ext in (".mov", ".m4v", ".avi", ".mkv", ".qt"):
-        return FileIssue(f"{path}: {shown} footage is not accepted by HeyGen's asset upload (mp4 and webm only)",
-                         f"convert it, e.g. `ffmpeg -i {os.path.basename(path)} "
-                         f"{os.path.splitext(os.path.basename(path))[0]}.mp4`, and point `file` at the .mp4")
+        return FileIssue(
+            f"{path}: {shown} footage is not accepted by HeyGen's asset upload (mp4 and webm only)",
+            f"convert it, e.g. `ffmpeg -i {os.path.basename(path)} "
+            f"{os.path.splitext(os.path.basename(path))[0]}.mp4`, and point `file` at the .mp4",
+        )
     if exts == PHOTO_EXTS and ext in (".heic", ".webp", ".gif", ".bmp", ".tif", ".tiff"):
-        return FileIssue(f"{path}: {shown} images are not accepted ({what} must be {allowed})",
-                         "convert it to JPEG or PNG")
-    return FileIssue(f"{path}: {shown} is not a supported {what} type ({allowed})",
-                     f"use a {allowed} file")
+        return FileIssue(
+            f"{path}: {shown} images are not accepted ({what} must be {allowed})", "convert it to JPEG or PNG"
+        )
+    return FileIssue(f"{path}: {shown} is not a supported {what} type ({allowed})", f"use a {allowed} file")
 
 
 def _stat_issue(path: str) -> FileIssue | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return FileIssue(f"{path}: no such file", "check the path; relative paths start at the folder of the "
-                                                 "manifest (or of the CSV roster for its rows)")
+        return FileIssue(
+            f"{path}: no such file",
+            "check the path; relative paths start at the folder of the manifest (or of the CSV roster for its rows)",
+        )
     except NotADirectoryError:
         return FileIssue(f"{path}: no such file (a part of the path is a file)", "check the path")
     except (OSError, ValueError) as exc:

@@ -70,9 +70,16 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
         raise
     except Exception as exc:  # a bug; still a ManifestError, never a traceback
         shown = path if isinstance(path, str) else repr(path)
-        raise ManifestError([Problem(
-            f"{shown}: could not load the manifest (internal error {type(exc).__name__}: {exc})",
-            None, None, "please report this with the manifest attached")]) from exc
+        raise ManifestError(
+            [
+                Problem(
+                    f"{shown}: could not load the manifest (internal error {type(exc).__name__}: {exc})",
+                    None,
+                    None,
+                    "please report this with the manifest attached",
+                )
+            ]
+        ) from exc
 
 
 class _Entry:
@@ -80,8 +87,19 @@ class _Entry:
 
     __slots__ = ("key", "kind", "model", "raw", "file", "base", "line", "col", "template", "avatar")
 
-    def __init__(self, key: str, kind: str, model: Any, raw: Any, file: str, base: str, line: int, col: int,
-                 template: Any = None, avatar: "_Entry | None" = None) -> None:
+    def __init__(
+        self,
+        key: str,
+        kind: str,
+        model: Any,
+        raw: Any,
+        file: str,
+        base: str,
+        line: int,
+        col: int,
+        template: Any = None,
+        avatar: _Entry | None = None,
+    ) -> None:
         self.key, self.kind, self.model, self.raw = key, kind, model, raw
         self.file, self.base, self.line, self.col = file, base, line, col
         self.template, self.avatar = template, avatar  # for template-made looks
@@ -145,8 +163,11 @@ class _Loader:
             rest = problems[MAX_PROBLEMS:]
             problems = problems[:MAX_PROBLEMS]
             where = rest[0].location if rest else problems[-1].location
-            problems.append(Problem(f"and {more} more problems not listed", where, None,
-                                    "fix the problems above, then validate again"))
+            problems.append(
+                Problem(
+                    f"and {more} more problems not listed", where, None, "fix the problems above, then validate again"
+                )
+            )
         raise ManifestError(problems)
 
     # -- the stages --------------------------------------------------------------------------------
@@ -174,8 +195,12 @@ class _Loader:
         if not isinstance(root, YMap):
             line, col = getattr(root, "line", 0), getattr(root, "col", 0)
             kind = "a list" if isinstance(root, list) else ("empty" if root is None else "a single value")
-            self.add(f"the manifest must be a YAML mapping (with `version: 1`, `avatars:` and so on); this one is {kind}",
-                     self.at(line, col), None, "start from `batchavatars init`, or write `version: 1` on the first line")
+            self.add(
+                f"the manifest must be a YAML mapping (with `version: 1`, `avatars:` and so on); this one is {kind}",
+                self.at(line, col),
+                None,
+                "start from `batchavatars init`, or write `version: 1` on the first line",
+            )
             self.fail()
         if not self.check_version(root):
             self.fail()
@@ -204,39 +229,62 @@ class _Loader:
         """False when the document is of a version this code cannot read (stop there)."""
         supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
         if "version" not in root:
-            self.add("missing `version`", self.at(root.line, root.col), None,
-                     f"add `version: 1` as the first line (supported versions: {supported})")
+            self.add(
+                "missing `version`",
+                self.at(root.line, root.col),
+                None,
+                f"add `version: 1` as the first line (supported versions: {supported})",
+            )
             return True
         value = root["version"]
         where = self.at(*root.value_pos("version"))
         if type(value) is int:
             if value in SUPPORTED_VERSIONS:
                 return True
-            self.add(f"unsupported manifest version {value}", where, None,
-                     f"this batchavatars reads manifest version {supported}: write `version: 1` "
-                     "(or upgrade batchavatars if the manifest was written for a newer one)")
+            self.add(
+                f"unsupported manifest version {value}",
+                where,
+                None,
+                f"this batchavatars reads manifest version {supported}: write `version: 1` "
+                "(or upgrade batchavatars if the manifest was written for a newer one)",
+            )
             return False
         if isinstance(value, (str, float)) and str(value).strip() in {str(v) for v in SUPPORTED_VERSIONS} | {
-                f"{v}.0" for v in SUPPORTED_VERSIONS}:
+            f"{v}.0" for v in SUPPORTED_VERSIONS
+        }:
             self.add(f"`version` must be the whole number 1, not {describe(value)}", where, None, "write `version: 1`")
             return True
-        self.add(f"`version` must be a whole number (supported versions: {supported}), not {describe(value)}", where,
-                 None, "write `version: 1`")
+        self.add(
+            f"`version` must be a whole number (supported versions: {supported}), not {describe(value)}",
+            where,
+            None,
+            "write `version: 1`",
+        )
         return True
 
-    def validate(self, root: YMap) -> tuple[list[tuple[int, Any]], list[tuple[int, Look]],
-                                             list[tuple[int, LookTemplate]], str | None]:
+    def validate(
+        self, root: YMap
+    ) -> tuple[list[tuple[int, Any]], list[tuple[int, Look]], list[tuple[int, LookTemplate]], str | None]:
         try:
             model = manifest_adapter.validate_python(root)
         except ValidationError as exc:
-            found, more = translate(exc.errors(include_url=False), root, self.shown,
-                                    skip_loc=lambda loc: loc[:1] == ("version",), originals=self.originals,
-                                    limit=self.room())
+            found, more = translate(
+                exc.errors(include_url=False),
+                root,
+                self.shown,
+                skip_loc=lambda loc: loc[:1] == ("version",),
+                originals=self.originals,
+                limit=self.room(),
+            )
             self.problems += found
             self.unworded += more
         else:
-            return (list(enumerate(model.avatars)), list(enumerate(model.looks)),
-                    list(enumerate(model.look_templates)), model.avatars_from)
+            return (
+                list(enumerate(model.avatars)),
+                list(enumerate(model.looks)),
+                list(enumerate(model.look_templates)),
+                model.avatars_from,
+            )
         avatars = self.salvage(root.get("avatars"), avatar_adapter, avatar=True)
         looks = self.salvage(root.get("looks"), look_adapter)
         templates = self.salvage(root.get("look_templates"), template_adapter)
@@ -311,13 +359,15 @@ class _Loader:
             self.problems += found
             self.unworded += more
             models = self.salvage(rows_yl, avatar_adapter, avatar=True)
-        return [_Entry(model.key, "avatar", model, rows[index], shown, base, rows[index].line, 0)
-                for index, model in models]
+        return [
+            _Entry(model.key, "avatar", model, rows[index], shown, base, rows[index].line, 0) for index, model in models
+        ]
 
     # -- templates -----------------------------------------------------------------------------------
 
-    def expand(self, root: YMap, templates: list[tuple[int, LookTemplate]], avatars: list[_Entry],
-               looks: list[_Entry]) -> list[_Entry]:
+    def expand(
+        self, root: YMap, templates: list[tuple[int, LookTemplate]], avatars: list[_Entry], looks: list[_Entry]
+    ) -> list[_Entry]:
         if not templates:
             return []
         raw_list: YList = root["look_templates"]  # as in avatar_entries
@@ -332,15 +382,23 @@ class _Loader:
                 try:
                     parts[name] = parse_template(getattr(tpl, name))
                 except TemplateError as exc:
-                    self.add(f"look template `{name}` {exc}", self.at(*raw.value_pos(name)), None,
-                             "use only {avatar}, {name} and {type}")
+                    self.add(
+                        f"look template `{name}` {exc}",
+                        self.at(*raw.value_pos(name)),
+                        None,
+                        "use only {avatar}, {name} and {type}",
+                    )
                     broken = True
             selected = self.select(raw, tpl, by_key, look_keys)
             if broken:
                 continue
             if len(avatars) + len(looks) + len(out) + len(selected) > MAX_ITEMS:
-                self.add(f"look templates would make more than {MAX_ITEMS:,} items", self.at(raw.line, raw.col),
-                         None, "split the manifest, or select fewer avatars in `for_each`")
+                self.add(
+                    f"look templates would make more than {MAX_ITEMS:,} items",
+                    self.at(raw.line, raw.col),
+                    None,
+                    "split the manifest, or select fewer avatars in `for_each`",
+                )
                 break
             reports = 0
             for avatar in selected:
@@ -351,18 +409,36 @@ class _Loader:
                 issues = []
                 why = key_problem(key)
                 if why:
-                    hint = " (use {avatar} in keys: names may hold spaces and capitals)" if "name" in {
-                        f for _, f in parts["key"]} else ""
-                    issues.append(("key", f"look template key gives {key!r} for avatar `{avatar.key}`, "
-                                          "not a valid key", f"{why}{hint}"))
+                    hint = (
+                        " (use {avatar} in keys: names may hold spaces and capitals)"
+                        if "name" in {f for _, f in parts["key"]}
+                        else ""
+                    )
+                    issues.append(
+                        (
+                            "key",
+                            f"look template key gives {key!r} for avatar `{avatar.key}`, not a valid key",
+                            f"{why}{hint}",
+                        )
+                    )
                 if len(name) > NAME_MAX:
-                    issues.append(("name", f"look template name gives {len(name)} characters for avatar "
-                                           f"`{avatar.key}`; the limit is {NAME_MAX}",
-                                   f"shorten the template name by {plural(len(name) - NAME_MAX, 'character')}"))
+                    issues.append(
+                        (
+                            "name",
+                            f"look template name gives {len(name)} characters for avatar "
+                            f"`{avatar.key}`; the limit is {NAME_MAX}",
+                            f"shorten the template name by {plural(len(name) - NAME_MAX, 'character')}",
+                        )
+                    )
                 if len(prompt) > PROMPT_MAX:
-                    issues.append(("prompt", f"look template prompt gives {len(prompt)} characters for avatar "
-                                             f"`{avatar.key}`; the limit is {PROMPT_MAX}",
-                                   f"shorten the template prompt by {plural(len(prompt) - PROMPT_MAX, 'character')}"))
+                    issues.append(
+                        (
+                            "prompt",
+                            f"look template prompt gives {len(prompt)} characters for avatar "
+                            f"`{avatar.key}`; the limit is {PROMPT_MAX}",
+                            f"shorten the template prompt by {plural(len(prompt) - PROMPT_MAX, 'character')}",
+                        )
+                    )
                 if issues:
                     for fname, message, fix in issues:
                         reports += 1
@@ -371,11 +447,18 @@ class _Loader:
                     self.invalid_keys.add(key)
                     continue
                 model = Look.model_construct(key=key, avatar=avatar.key, avatar_id=None, name=name, prompt=prompt)
-                out.append(_Entry(key, "look", model, raw, self.shown, self.base, raw.line, raw.col,
-                                  template=tpl, avatar=avatar))
+                out.append(
+                    _Entry(
+                        key, "look", model, raw, self.shown, self.base, raw.line, raw.col, template=tpl, avatar=avatar
+                    )
+                )
             if reports > MAX_REPORTS_PER_TEMPLATE:
-                self.add(f"look template: {reports - MAX_REPORTS_PER_TEMPLATE} more problems like the ones above",
-                         self.at(raw.line, raw.col), None, "fix the template")
+                self.add(
+                    f"look template: {reports - MAX_REPORTS_PER_TEMPLATE} more problems like the ones above",
+                    self.at(raw.line, raw.col),
+                    None,
+                    "fix the template",
+                )
         return out
 
     def select(self, raw: YMap, tpl: LookTemplate, by_key: dict[str, _Entry], look_keys: set[str]) -> list[_Entry]:
@@ -390,8 +473,9 @@ class _Loader:
             chosen = [a for a in by_key.values() if a.model.type in wanted]
             if not chosen:
                 shown = choice.type if isinstance(choice.type, str) else "[" + ", ".join(choice.type) + "]"
-                self.notes.append(f"{where}: look template for_each {{type: {shown}}} matches no avatar; "
-                                  "it makes no looks")
+                self.notes.append(
+                    f"{where}: look template for_each {{type: {shown}}} matches no avatar; it makes no looks"
+                )
             return chosen
         raw_keys: YList = raw["for_each"]
         chosen = []
@@ -407,13 +491,22 @@ class _Loader:
             elif key in self.invalid_avatar_keys:
                 continue
             elif key in look_keys:
-                self.add(f"`for_each` lists `{key}`, which is a look; look templates apply to avatars", at, None,
-                         "list avatar keys only (to restyle a look, add it under `looks:` with `avatar: " + key + "`)")
+                self.add(
+                    f"`for_each` lists `{key}`, which is a look; look templates apply to avatars",
+                    at,
+                    None,
+                    "list avatar keys only (to restyle a look, add it under `looks:` with `avatar: " + key + "`)",
+                )
             else:
                 close = suggest(key, list(by_key))
-                self.add(f"`for_each` lists `{key}`, which is no avatar of this manifest", at, None,
-                         f"did you mean `{close}`?" if close else "list keys of avatars defined under `avatars:`"
-                                                                 " or in the roster")
+                self.add(
+                    f"`for_each` lists `{key}`, which is no avatar of this manifest",
+                    at,
+                    None,
+                    f"did you mean `{close}`?"
+                    if close
+                    else "list keys of avatars defined under `avatars:` or in the roster",
+                )
         return chosen
 
     # -- cross-item checks -----------------------------------------------------------------------------
@@ -427,9 +520,11 @@ class _Loader:
                 continue
             where = first.location()
             if entry.avatar is not None:  # template-made: it was made for this avatar
-                message = (f"duplicate key `{entry.key}`: the look template makes it for avatar "
-                           f"`{entry.avatar.key}`, and it is already used (first at {where})")
-                fix = "change the template's key (e.g. \"{avatar}-office\") or rename the other item"
+                message = (
+                    f"duplicate key `{entry.key}`: the look template makes it for avatar "
+                    f"`{entry.avatar.key}`, and it is already used (first at {where})"
+                )
+                fix = 'change the template\'s key (e.g. "{avatar}-office") or rename the other item'
             else:
                 message = f"duplicate key `{entry.key}` (first at {where})"
                 fix = "keys must be unique across avatars, looks and template-made looks: rename one"
@@ -447,13 +542,21 @@ class _Loader:
                 if group in self.invalid_keys:
                     continue
                 close = suggest(group, avatar_keys)
-                self.add(f"`group` names `{group}`, which is no avatar of this manifest", entry.at("group"),
-                         entry.key, f"did you mean `{close}`?" if close else
-                         "name the key of an avatar above, or use `avatar_group_id` for an existing HeyGen character")
+                self.add(
+                    f"`group` names `{group}`, which is no avatar of this manifest",
+                    entry.at("group"),
+                    entry.key,
+                    f"did you mean `{close}`?"
+                    if close
+                    else "name the key of an avatar above, or use `avatar_group_id` for an existing HeyGen character",
+                )
             elif target.kind != "avatar":
-                self.add(f"`group` names `{group}`, which is a look; `group` joins an avatar's character",
-                         entry.at("group"), entry.key,
-                         f"name the avatar `{group}` derives from, or make this a look with `avatar: {group}`")
+                self.add(
+                    f"`group` names `{group}`, which is a look; `group` joins an avatar's character",
+                    entry.at("group"),
+                    entry.key,
+                    f"name the avatar `{group}` derives from, or make this a look with `avatar: {group}`",
+                )
         every = list(known)
         for entry in looks:
             if entry.template is not None:
@@ -462,9 +565,14 @@ class _Loader:
             if parent is None or parent in known or parent in self.invalid_keys:
                 continue
             close = suggest(parent, every)
-            self.add(f"`avatar` names `{parent}`, which is no avatar or look of this manifest", entry.at("avatar"),
-                     entry.key, f"did you mean `{close}`?" if close else
-                     "name a key defined in this manifest, or use `avatar_id` for an existing HeyGen look")
+            self.add(
+                f"`avatar` names `{parent}`, which is no avatar or look of this manifest",
+                entry.at("avatar"),
+                entry.key,
+                f"did you mean `{close}`?"
+                if close
+                else "name a key defined in this manifest, or use `avatar_id` for an existing HeyGen look",
+            )
 
     def cycles(self, entries: list[_Entry], known: dict[str, _Entry]) -> None:
         parent: dict[str, str] = {}
@@ -484,14 +592,18 @@ class _Loader:
                 path.append(node)
                 node = parent.get(node)
             if node is not None and state.get(node) == 1:
-                ring = path[path.index(node):]
+                ring = path[path.index(node) :]
                 first = min(range(len(ring)), key=lambda i: order[ring[i]])
                 ring = ring[first:] + ring[:first]
                 entry = known[ring[0]]
                 field_name = "group" if entry.kind == "avatar" else "avatar"
-                self.add(f"cycle: {' → '.join(ring + [ring[0]])}", entry.at(field_name), ring[0],
-                         "break the cycle: one of them must derive from an avatar outside it "
-                         "(or from an existing HeyGen look via `avatar_id`)")
+                self.add(
+                    f"cycle: {' → '.join(ring + [ring[0]])}",
+                    entry.at(field_name),
+                    ring[0],
+                    "break the cycle: one of them must derive from an avatar outside it "
+                    "(or from an existing HeyGen look via `avatar_id`)",
+                )
             for key in path:
                 state[key] = 2
 
@@ -503,8 +615,18 @@ class _Loader:
             model = entry.model
             location = entry.location()
             if entry.kind == "look":
-                out.append(ItemSpec(entry.key, "look", "prompt", model.name, location, parent=model.avatar,
-                                    avatar_id=model.avatar_id, prompt=model.prompt))
+                out.append(
+                    ItemSpec(
+                        entry.key,
+                        "look",
+                        "prompt",
+                        model.name,
+                        location,
+                        parent=model.avatar,
+                        avatar_id=model.avatar_id,
+                        prompt=model.prompt,
+                    )
+                )
                 continue
             kind = model.type
             file = None
@@ -515,9 +637,10 @@ class _Loader:
                 prompt = model.prompt
                 if model.reference_images:
                     raw_refs = entry.raw.get("reference_images") if isinstance(entry.raw, YMap) else None
-                    refs = tuple(self.file(entry, value, PHOTO_EXTS, "reference image",
-                                           raw_refs, i, f"reference_images[{i}]")
-                                 for i, value in enumerate(model.reference_images))
+                    refs = tuple(
+                        self.file(entry, value, PHOTO_EXTS, "reference image", raw_refs, i, f"reference_images[{i}]")
+                        for i, value in enumerate(model.reference_images)
+                    )
             else:
                 exts, what = (VIDEO_EXTS, "training footage") if kind == "digital_twin" else (PHOTO_EXTS, "photo")
                 file = self.file(entry, model.file, exts, what, entry.raw, "file", "file")
@@ -527,16 +650,37 @@ class _Loader:
                         why = url_problem(consent)
                         if why:
                             raw_c = entry.raw.get("consent")
-                            loc = (self.at(*raw_c.value_pos("reroute_url"), entry.file)
-                                   if isinstance(raw_c, YMap) else entry.at("consent"))
-                            self.add(f"`consent.reroute_url` {why}", loc, entry.key, "use a full address: https://<host>/<path>")
-            out.append(ItemSpec(entry.key, "avatar", kind, model.name, location, parent=model.group,
-                                avatar_group_id=model.avatar_group_id, file=file, prompt=prompt,
-                                reference_images=refs, consent_reroute_url=consent))
+                            loc = (
+                                self.at(*raw_c.value_pos("reroute_url"), entry.file)
+                                if isinstance(raw_c, YMap)
+                                else entry.at("consent")
+                            )
+                            self.add(
+                                f"`consent.reroute_url` {why}",
+                                loc,
+                                entry.key,
+                                "use a full address: https://<host>/<path>",
+                            )
+            out.append(
+                ItemSpec(
+                    entry.key,
+                    "avatar",
+                    kind,
+                    model.name,
+                    location,
+                    parent=model.group,
+                    avatar_group_id=model.avatar_group_id,
+                    file=file,
+                    prompt=prompt,
+                    reference_images=refs,
+                    consent_reroute_url=consent,
+                )
+            )
         return out
 
-    def file(self, entry: _Entry, value: Any, exts: tuple[str, ...], what: str, container: Any, slot: Any,
-             label: str) -> FileRef:
+    def file(
+        self, entry: _Entry, value: Any, exts: tuple[str, ...], what: str, container: Any, slot: Any, label: str
+    ) -> FileRef:
         """FileRef for a `file`/reference image value, checking URL syntax or the local file."""
 
         def where() -> Location:  # only computed for a problem: finding positions is a scan
@@ -558,15 +702,24 @@ class _Loader:
         if isinstance(value, str):
             ref, why = file_ref(value, entry.base)
             if why:
-                self.add(f"`{label}` {value!r} {why}", where(), entry.key,
-                         "use an http(s) URL, or a local path relative to the "
-                         + ("roster" if entry.base != self.base else "manifest"))
+                self.add(
+                    f"`{label}` {value!r} {why}",
+                    where(),
+                    entry.key,
+                    "use an http(s) URL, or a local path relative to the "
+                    + ("roster" if entry.base != self.base else "manifest"),
+                )
                 return ref
         elif isinstance(value, UrlFile):
             ref = FileRef("url", value.url)
             why = url_problem(value.url)
             if why:
-                self.add(f"`{label}.url` {value.url!r} {why}", where(), entry.key, "use a full address: https://<host>/<path>")
+                self.add(
+                    f"`{label}.url` {value.url!r} {why}",
+                    where(),
+                    entry.key,
+                    "use a full address: https://<host>/<path>",
+                )
             return ref
         elif isinstance(value, PathFile):
             ref = FileRef("path", resolve_path(value.path, entry.base), written=value.path)
@@ -587,5 +740,5 @@ def _without_extensions(root: YMap) -> YMap:
     for i, (k, v) in enumerate(root.items()):
         if not (isinstance(k, str) and k.startswith("x-")):
             kept[k] = v
-            kept.pos.extend(root.pos[4 * i: 4 * i + 4])
+            kept.pos.extend(root.pos[4 * i : 4 * i + 4])
     return kept

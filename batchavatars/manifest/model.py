@@ -7,7 +7,7 @@ the loader; the ones a JSON Schema can say are also stated here (`json_schema_ex
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
 from pydantic.config import JsonDict
@@ -22,15 +22,24 @@ SUPPORTED_VERSIONS = (1,)
 AVATAR_TYPES = ("digital_twin", "photo", "prompt")
 PLACEHOLDERS = ("avatar", "name", "type")
 
-Key = Annotated[str, Field(pattern=KEY_PATTERN,
-                           description=f"Item key, unique in the manifest: {KEY_RULE}.")]
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, title="Name",
-                            description="Display name on HeyGen (1-255 characters).")]
-Prompt = Annotated[str, Field(min_length=1, max_length=PROMPT_MAX, title="Prompt",
-                              description="What to generate (at most 1000 characters, HeyGen's limit).")]
+Key = Annotated[str, Field(pattern=KEY_PATTERN, description=f"Item key, unique in the manifest: {KEY_RULE}.")]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=NAME_MAX, title="Name", description="Display name on HeyGen (1-255 characters)."),
+]
+Prompt = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=PROMPT_MAX,
+        title="Prompt",
+        description="What to generate (at most 1000 characters, HeyGen's limit).",
+    ),
+]
 NonEmpty = Annotated[str, Field(min_length=1)]
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$", title="URL",
-                               description="A publicly reachable http(s) URL.")]
+HttpUrl = Annotated[
+    str, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$", title="URL", description="A publicly reachable http(s) URL.")
+]
 
 
 class _Strict(BaseModel):
@@ -71,16 +80,19 @@ def _file_form(value: Any) -> str | None:
 FILE_FORMS = "a URL string, a path string, {url: <url>}, {path: <path>} or {asset_id: <id>}"
 
 FileField = Annotated[
-    Union[
-        Annotated[Annotated[NonEmpty, Field(
-            title="URL or path",
-            description="http(s):// URL, else a local path relative to the manifest's folder.")], Tag("string")],
-        Annotated[UrlFile, Tag("url")],
-        Annotated[PathFile, Tag("path")],
-        Annotated[AssetFile, Tag("asset_id")],
-    ],
-    Discriminator(_file_form, custom_error_type="file_form",
-                  custom_error_message=f"must be {FILE_FORMS}"),
+    Annotated[
+        Annotated[
+            NonEmpty,
+            Field(
+                title="URL or path", description="http(s):// URL, else a local path relative to the manifest's folder."
+            ),
+        ],
+        Tag("string"),
+    ]
+    | Annotated[UrlFile, Tag("url")]
+    | Annotated[PathFile, Tag("path")]
+    | Annotated[AssetFile, Tag("asset_id")],
+    Discriminator(_file_form, custom_error_type="file_form", custom_error_message=f"must be {FILE_FORMS}"),
 ]
 
 
@@ -88,7 +100,8 @@ class Consent(_Strict):
     """Consent request for a digital twin: HeyGen returns a page where the person records consent."""
 
     reroute_url: HttpUrl = Field(  # type: ignore[assignment]
-        default=None, title="Reroute URL", description="Where the person lands after recording consent.")
+        default=None, title="Reroute URL", description="Where the person lands after recording consent."
+    )
 
 
 _NOT_BOTH_GROUP: JsonDict = {"not": {"required": ["group", "avatar_group_id"]}}
@@ -100,18 +113,29 @@ class _AvatarBase(_Strict):
     # cannot know that, hence the ignores.
     key: Key
     name: Name
-    group: Key = Field(default=None, title="Group",  # type: ignore[assignment]
-                       description="Key of another avatar of this manifest whose character this one joins.")
-    avatar_group_id: NonEmpty = Field(default=None, title="Existing character",  # type: ignore[assignment]
-                                      description="An existing HeyGen character (avatar group) id to add this look to.")
+    group: Key = Field(
+        default=None,
+        title="Group",  # type: ignore[assignment]
+        description="Key of another avatar of this manifest whose character this one joins.",
+    )
+    avatar_group_id: NonEmpty = Field(
+        default=None,
+        title="Existing character",  # type: ignore[assignment]
+        description="An existing HeyGen character (avatar group) id to add this look to.",
+    )
 
     @model_validator(mode="after")
-    def _group_xor(self) -> "_AvatarBase":
+    def _group_xor(self) -> _AvatarBase:
         if self.group is not None and self.avatar_group_id is not None:
             raise PydanticCustomError(
-                "exclusive", "`group` and `avatar_group_id` cannot both be set",
-                {"field": "avatar_group_id", "fix": "keep `group` (a manifest avatar) or `avatar_group_id` "
-                                                    "(an existing HeyGen character), not both"})
+                "exclusive",
+                "`group` and `avatar_group_id` cannot both be set",
+                {
+                    "field": "avatar_group_id",
+                    "fix": "keep `group` (a manifest avatar) or `avatar_group_id` "
+                    "(an existing HeyGen character), not both",
+                },
+            )
         return self
 
 
@@ -136,8 +160,11 @@ class DigitalTwinAvatar(_AvatarBase):
     model_config = ConfigDict(title="Digital twin", json_schema_extra=_NOT_BOTH_GROUP)
     type: Literal["digital_twin"] = Field(title="Type")
     file: FileField = Field(title="Training footage", description=f"The video (.mp4, .webm): {FILE_FORMS}.")
-    consent: Consent = Field(default=None, title="Consent",  # type: ignore[assignment]
-                             description="Options for the consent request.")
+    consent: Consent = Field(
+        default=None,
+        title="Consent",  # type: ignore[assignment]
+        description="Options for the consent request.",
+    )
 
 
 class PromptAvatar(_AvatarBase):
@@ -147,39 +174,56 @@ class PromptAvatar(_AvatarBase):
     type: Literal["prompt"] = Field(title="Type")
     prompt: Prompt
     reference_images: Annotated[list[FileField], Field(max_length=REFERENCE_IMAGES_MAX)] = Field(
-        default=None, title="Reference images",  # type: ignore[arg-type]  # None: absent (see _AvatarBase)
-        description=f"At most {REFERENCE_IMAGES_MAX} images (.png, .jpg, .jpeg): {FILE_FORMS}.")
+        default=None,  # type: ignore[arg-type]  # None: absent (see _AvatarBase)
+        title="Reference images",
+        description=f"At most {REFERENCE_IMAGES_MAX} images (.png, .jpg, .jpeg): {FILE_FORMS}.",
+    )
 
 
-Avatar = Annotated[Union[PhotoAvatar, DigitalTwinAvatar, PromptAvatar], Field(discriminator="type")]
+Avatar = Annotated[PhotoAvatar | DigitalTwinAvatar | PromptAvatar, Field(discriminator="type")]
 AVATAR_MODELS = {"photo": PhotoAvatar, "digital_twin": DigitalTwinAvatar, "prompt": PromptAvatar}
 
 
 class Look(_Strict):
     """A new look (prompt-generated) of an avatar or look in this manifest, or of an existing HeyGen look."""
 
-    model_config = ConfigDict(title="Look", json_schema_extra={
-        "oneOf": [{"required": ["avatar"]}, {"required": ["avatar_id"]}]})
+    model_config = ConfigDict(
+        title="Look", json_schema_extra={"oneOf": [{"required": ["avatar"]}, {"required": ["avatar_id"]}]}
+    )
     key: Key
-    avatar: Key = Field(default=None, title="Parent",  # type: ignore[assignment]
-                        description="Key of the avatar or look in this manifest this look derives from.")
-    avatar_id: NonEmpty = Field(default=None, title="Existing parent look",  # type: ignore[assignment]
-                                description="Id of an existing HeyGen look (outside the manifest) to derive from.")
+    avatar: Key = Field(
+        default=None,
+        title="Parent",  # type: ignore[assignment]
+        description="Key of the avatar or look in this manifest this look derives from.",
+    )
+    avatar_id: NonEmpty = Field(
+        default=None,
+        title="Existing parent look",  # type: ignore[assignment]
+        description="Id of an existing HeyGen look (outside the manifest) to derive from.",
+    )
     name: Name
     prompt: Prompt
 
     @model_validator(mode="after")
-    def _one_parent(self) -> "Look":
+    def _one_parent(self) -> Look:
         if self.avatar is not None and self.avatar_id is not None:
             raise PydanticCustomError(
-                "exclusive", "`avatar` and `avatar_id` cannot both be set",
-                {"field": "avatar_id", "fix": "keep `avatar` (a key in this manifest) or `avatar_id` "
-                                              "(an existing HeyGen look), not both"})
+                "exclusive",
+                "`avatar` and `avatar_id` cannot both be set",
+                {
+                    "field": "avatar_id",
+                    "fix": "keep `avatar` (a key in this manifest) or `avatar_id` (an existing HeyGen look), not both",
+                },
+            )
         if self.avatar is None and self.avatar_id is None:
             raise PydanticCustomError(
-                "no_parent", "a look needs a parent",
-                {"fix": "add `avatar: <key of an avatar or look in this manifest>` or "
-                        "`avatar_id: <an existing HeyGen look id>`"})
+                "no_parent",
+                "a look needs a parent",
+                {
+                    "fix": "add `avatar: <key of an avatar or look in this manifest>` or "
+                    "`avatar_id: <an existing HeyGen look id>`"
+                },
+            )
         return self
 
 
@@ -195,7 +239,7 @@ class ForEachFilter(_Strict):
 
     model_config = ConfigDict(title="Avatar filter")
     type: Annotated[
-        Union[Annotated[AvatarTypeName, Tag("one")], Annotated[list[AvatarTypeName], Tag("many")]],
+        Annotated[AvatarTypeName, Tag("one")] | Annotated[list[AvatarTypeName], Tag("many")],
         Discriminator(_one_or_many),
     ] = Field(title="Type", description="Avatar type, or a list of types, to select.")
 
@@ -211,13 +255,12 @@ def _for_each_form(value: Any) -> str | None:
 
 
 ForEach = Annotated[
-    Union[
-        Annotated[Literal["all"], Tag("all")],
-        Annotated[list[Key], Tag("keys")],
-        Annotated[ForEachFilter, Tag("filter")],
-    ],
-    Discriminator(_for_each_form, custom_error_type="for_each_form",
-                  custom_error_message="must be `all`, a list of avatar keys, or a filter like {type: photo}"),
+    Annotated[Literal["all"], Tag("all")] | Annotated[list[Key], Tag("keys")] | Annotated[ForEachFilter, Tag("filter")],
+    Discriminator(
+        _for_each_form,
+        custom_error_type="for_each_form",
+        custom_error_message="must be `all`, a list of avatar keys, or a filter like {type: photo}",
+    ),
 ]
 
 _TEMPLATE_HELP = "Placeholders: {avatar} (the avatar's key), {name} (its name), {type} (its type)."
@@ -227,8 +270,12 @@ class LookTemplate(_Strict):
     """One look for each selected avatar, with placeholders filled in."""
 
     model_config = ConfigDict(title="Look template")
-    for_each: ForEach = Field(title="For each", description="`all`, a list of avatar keys, or a filter such as {type: photo}.")
-    key: NonEmpty = Field(title="Key template", description=f"Key of each look, e.g. \"{{avatar}}-office\". {_TEMPLATE_HELP}")
+    for_each: ForEach = Field(
+        title="For each", description="`all`, a list of avatar keys, or a filter such as {type: photo}."
+    )
+    key: NonEmpty = Field(
+        title="Key template", description=f'Key of each look, e.g. "{{avatar}}-office". {_TEMPLATE_HELP}'
+    )
     name: NonEmpty = Field(title="Name template", description=f"Name of each look. {_TEMPLATE_HELP}")
     prompt: NonEmpty = Field(title="Prompt template", description=f"Prompt of each look. {_TEMPLATE_HELP}")
 
@@ -236,19 +283,29 @@ class LookTemplate(_Strict):
 class ManifestModel(_Strict):
     """A batchavatars manifest: HeyGen avatars and looks to create."""
 
-    model_config = ConfigDict(title="batchavatars manifest", json_schema_extra={
-        # Top-level keys starting with x- are ignored: a place for YAML anchors (`x-defaults: &d`).
-        "patternProperties": {"^x-": {"description": "Ignored: a place for YAML anchors to reuse."}}})
+    model_config = ConfigDict(
+        title="batchavatars manifest",
+        json_schema_extra={
+            # Top-level keys starting with x- are ignored: a place for YAML anchors (`x-defaults: &d`).
+            "patternProperties": {"^x-": {"description": "Ignored: a place for YAML anchors to reuse."}}
+        },
+    )
     version: Literal[1] = Field(title="Manifest version", description="Always 1.")
-    avatars: list[Avatar] = Field(default_factory=list, title="Avatars",
-                                  description="New avatars (characters) or new looks of existing characters.")
+    avatars: list[Avatar] = Field(
+        default_factory=list,
+        title="Avatars",
+        description="New avatars (characters) or new looks of existing characters.",
+    )
     looks: list[Look] = Field(default_factory=list, title="Looks", description="Prompt-made looks of avatars or looks.")
-    look_templates: list[LookTemplate] = Field(default_factory=list, title="Look templates",
-                                               description="Looks for many avatars at once.")
+    look_templates: list[LookTemplate] = Field(
+        default_factory=list, title="Look templates", description="Looks for many avatars at once."
+    )
     avatars_from: NonEmpty = Field(
-        default=None, title="Avatar roster (CSV)",  # type: ignore[assignment]
+        default=None,
+        title="Avatar roster (CSV)",  # type: ignore[assignment]
         description="CSV file (relative to the manifest) with a header row: key,type,name and optionally "
-                    "file,prompt,group,avatar_group_id. Its rows are avatars appended after `avatars`.")
+        "file,prompt,group,avatar_group_id. Its rows are avatars appended after `avatars`.",
+    )
 
 
 MANIFEST_FIELDS = tuple(ManifestModel.model_fields)

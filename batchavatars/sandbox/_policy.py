@@ -19,7 +19,7 @@ import email.utils
 import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -56,7 +56,7 @@ def retry_after(seconds: float, style: str) -> str:
     """Whole seconds rounded up (at least 1), or the HTTP date that many seconds ahead."""
     whole = max(1, math.ceil(seconds - 1e-9))
     if style == "date":
-        when = datetime.fromtimestamp(math.ceil(time.time()) + whole, tz=timezone.utc)
+        when = datetime.fromtimestamp(math.ceil(time.time()) + whole, tz=UTC)
         return email.utils.format_datetime(when, usegmt=True)
     return str(whole)
 
