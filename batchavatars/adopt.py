@@ -13,7 +13,8 @@ from functools import partial
 from typing import Any
 
 from .client import HeyGenClient, Page
-from .ledger import Ledger, Record
+from .ledger import Ledger
+from .records import Record
 from .retry import call_with_retries
 from .spec import ItemSpec
 

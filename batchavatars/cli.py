@@ -19,7 +19,8 @@ from . import __version__
 from .client import DEFAULT_BASE_URL
 from .errors import BatchAvatarsError, UsageError
 from .exitcodes import ExitCode
-from .ledger import Ledger, Record, default_ledger_path
+from .ledger import Ledger, default_ledger_path
+from .records import Record
 
 if TYPE_CHECKING:
     from .manifest.load import Manifest

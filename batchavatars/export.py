@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from typing import TextIO
 
-from .ledger import RECORD_FIELDS, Record
+from .records import RECORD_FIELDS, Record
 
 # First the columns a video pipeline takes, then the rest of the record.
 EXPORT_FIELDS: tuple[str, ...] = (

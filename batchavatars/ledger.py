@@ -18,16 +18,13 @@ import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import LedgerError
+from .records import RECORD_FIELDS, Record, from_column, to_column
 
-SCHEMA_VERSION = 1
-
-STATUSES = ("pending", "creating", "training", "awaiting_consent", "succeeded", "failed", "blocked")
-TERMINAL = frozenset({"succeeded", "failed", "blocked"})
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -42,12 +39,18 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL DEFAULT 0,
     error_code TEXT,
     error_message TEXT,
-    error_source TEXT,          -- 'heygen' (HeyGen answered), 'transport' (no answer), 'blocked'
+    error_source TEXT,          -- records.ErrorSource
+    error_param TEXT,
+    error_doc_url TEXT,
     spec_hash TEXT NOT NULL,
     idempotency_key TEXT,       -- recorded before the POST is sent
+    sent_at TEXT,               -- when that key was first sent
     generation INTEGER NOT NULL DEFAULT 0,
     consent_url TEXT,
     preview_image_url TEXT,
+    supported_api_engines TEXT, -- JSON list
+    default_voice_id TEXT,
+    preferred_orientation TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -57,42 +60,32 @@ CREATE TABLE IF NOT EXISTS assets (
     size_bytes INTEGER NOT NULL,
     uploaded_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+# Columns added since schema 1, added to an older ledger in place (NULL for its old records).
+_ADDED_COLUMNS = (
+    "error_param",
+    "error_doc_url",
+    "sent_at",
+    "supported_api_engines",
+    "default_voice_id",
+    "preferred_orientation",
+)
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-@dataclass(slots=True)
-class Record:
-    key: str
-    kind: str
-    type: str
-    name: str
-    parent: str | None
-    status: str
-    spec_hash: str
-    look_id: str | None = None
-    group_id: str | None = None
-    attempts: int = 0
-    error_code: str | None = None
-    error_message: str | None = None
-    error_source: str | None = None
-    idempotency_key: str | None = None
-    generation: int = 0
-    consent_url: str | None = None
-    preview_image_url: str | None = None
-    created_at: str = ""
-    updated_at: str = ""
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-RECORD_FIELDS = tuple(f.name for f in fields(Record))
 _INSERT = f"INSERT OR REPLACE INTO items ({', '.join(RECORD_FIELDS)}) VALUES ({', '.join('?' * len(RECORD_FIELDS))})"
 _UPDATABLE = frozenset(RECORD_FIELDS) - {"key", "created_at"}
+
+
+def _record(row: sqlite3.Row) -> Record:
+    return Record(**{name: from_column(name, row[name]) for name in RECORD_FIELDS})  # type: ignore[arg-type]
 
 
 def default_ledger_path(manifest: Path) -> Path:
@@ -130,7 +123,7 @@ class Ledger:
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
             if version < SCHEMA_VERSION:
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self._migrate()
             self._check_columns()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(
@@ -163,6 +156,13 @@ class Ledger:
                 "Fix: move it aside and run with --adopt"
             )
 
+    def _migrate(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
+        for column in _ADDED_COLUMNS:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
     def _check_columns(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
         missing = set(RECORD_FIELDS) - have
@@ -183,11 +183,11 @@ class Ledger:
             raise LedgerError(
                 f"{self.path}: cannot read the ledger ({exc}). Fix: move it aside and run with --adopt"
             ) from None
-        return {row["key"]: Record(**dict(row)) for row in rows}
+        return {row["key"]: _record(row) for row in rows}
 
     def get(self, key: str) -> Record | None:
         row = self._db.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM items WHERE key=?", (key,)).fetchone()
-        return Record(**dict(row)) if row else None
+        return _record(row) if row else None
 
     def put(self, record: Record) -> None:
         """Insert or replace a whole record (timestamps filled in)."""
@@ -198,7 +198,7 @@ class Ledger:
         for record in records:
             record.created_at = record.created_at or stamp
             record.updated_at = stamp
-        rows = [tuple(getattr(r, f) for f in RECORD_FIELDS) for r in records]
+        rows = [tuple(to_column(f, getattr(r, f)) for f in RECORD_FIELDS) for r in records]
         try:
             self._db.executemany(_INSERT, rows)
         except sqlite3.DatabaseError as exc:
@@ -219,8 +219,9 @@ class Ledger:
         sql = self._update_sql.get(names)
         if sql is None:  # a handful of shapes recur millions of times at scale: build each once
             sql = self._update_sql[names] = f"UPDATE items SET {', '.join(f'{c}=:{c}' for c in names)} WHERE key=:key"
-        changes["key"] = record.key
-        self._write(sql, changes)
+        params = {name: to_column(name, value) for name, value in changes.items()}
+        params["key"] = record.key
+        self._write(sql, params)
         return record
 
     @contextmanager
@@ -260,6 +261,15 @@ class Ledger:
             "INSERT OR REPLACE INTO assets (sha256, asset_id, size_bytes, uploaded_at) VALUES (:s, :a, :n, :t)",
             {"s": sha256, "a": asset_id, "n": size_bytes, "t": now_iso()},
         )
+
+    # -- what the ledger was made against -----------------------------------------------------
+
+    def meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._write("INSERT OR REPLACE INTO meta (name, value) VALUES (:n, :v)", {"n": name, "v": value})
 
     # -- one run at a time -------------------------------------------------------------------
 

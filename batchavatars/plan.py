@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .ledger import Record
+from .records import Record
 from .spec import ItemSpec
 
 Action = Literal["create", "retry", "poll", "skip", "changed"]

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .events import Snapshot
-from .ledger import STATUSES, TERMINAL
+from .records import STATUSES, TERMINAL
 
 
 class ProgressView:

@@ -26,10 +26,11 @@ from .apierrors import ApiError, HttpError, TransportError
 from .client import Created, HeyGenClient
 from .events import Reporter, Snapshot, silent
 from .exitcodes import ExitCode
-from .ledger import TERMINAL, Ledger, Record
+from .ledger import Ledger
 from .meter import RateMeter, Slot, TrainingGate
 from .payload import consent_key, create_body, idempotency_key
 from .plan import Plan, Step
+from .records import TERMINAL, Record, look_details
 from .retry import RetryPolicy, Verdict
 from .spec import ItemSpec
 from .uploads import AssetStore
@@ -337,8 +338,8 @@ class Scheduler:
             rec,
             look_id=look.get("id"),
             group_id=group.get("id") or look.get("group_id"),
-            preview_image_url=look.get("preview_image_url"),
             status="awaiting_consent" if status == "pending_consent" else "training",
+            **look_details(look),
         )
         self.report(
             "item_created",
@@ -435,7 +436,7 @@ class Scheduler:
             self.ledger.update(
                 rec,
                 status="succeeded",
-                preview_image_url=look.get("preview_image_url") or rec.preview_image_url,
+                **look_details(look),
                 error_code=None,
                 error_message=None,
                 error_source=None,

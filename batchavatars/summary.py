@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.table import Table
 
-from .ledger import STATUSES, Record
+from .records import STATUSES, Record
 
 FIXES = {
     "insufficient_credit": "out of credits: top up the HeyGen account, then run again (new work was stopped)",
@@ -38,7 +38,7 @@ def fix_for(code: str | None) -> str:
 
 
 def counts_of(records: Iterable[Record]) -> dict[str, int]:
-    out = {s: 0 for s in STATUSES}
+    out: dict[str, int] = {s: 0 for s in STATUSES}
     for rec in records:
         out[rec.status] = out.get(rec.status, 0) + 1
     return out

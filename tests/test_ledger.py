@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from batchavatars.errors import LedgerError
-from batchavatars.ledger import Ledger, Record, default_ledger_path
+from batchavatars.ledger import Ledger, default_ledger_path
+from batchavatars.records import Record
 
 
 def rec(key="ava", status="pending"):
@@ -41,7 +42,8 @@ def test_a_committed_state_change_survives_kill_9(tmp_path):
     path = tmp_path / "k.ledger.db"
     script = textwrap.dedent(f"""
         import os, signal
-        from batchavatars.ledger import Ledger, Record
+        from batchavatars.ledger import Ledger
+        from batchavatars.records import Record
         book = Ledger({str(path)!r})
         r = Record(key="ava", kind="avatar", type="photo", name="A", parent=None, status="pending", spec_hash="h")
         book.put(r)
@@ -99,3 +101,33 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
     db.close()
     with pytest.raises(LedgerError, match="newer batchavatars"):
         Ledger(path)
+
+
+def test_a_ledger_of_the_first_schema_opens_and_keeps_its_records(tmp_path):
+    """Ledgers written by 0.1 gain the new columns in place; their records read as before."""
+    import sqlite3
+
+    path = tmp_path / "old.ledger.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE items (key TEXT PRIMARY KEY, kind TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL,"
+        " parent TEXT, status TEXT NOT NULL, look_id TEXT, group_id TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+        " error_code TEXT, error_message TEXT, error_source TEXT, spec_hash TEXT NOT NULL, idempotency_key TEXT,"
+        " generation INTEGER NOT NULL DEFAULT 0, consent_url TEXT, preview_image_url TEXT,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+        "INSERT INTO items (key, kind, type, name, status, look_id, spec_hash, created_at, updated_at)"
+        " VALUES ('ava', 'avatar', 'photo', 'Ava', 'succeeded', 'look_1', 'h', 't', 't');"
+        "PRAGMA user_version=1;"
+    )
+    db.close()
+    book = Ledger(path)
+    record = book.records()["ava"]
+    assert (record.status, record.look_id, record.supported_api_engines, record.sent_at) == (
+        "succeeded",
+        "look_1",
+        None,
+        None,
+    )
+    book.update(record, supported_api_engines=["avatar_iv", "avatar_v"])
+    book.close()
+    assert Ledger(path).records()["ava"].supported_api_engines == ["avatar_iv", "avatar_v"]

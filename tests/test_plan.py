@@ -1,7 +1,7 @@
 """The plan is pure: these tests need no server and no disk."""
 
-from batchavatars.ledger import Record
 from batchavatars.plan import build_plan
+from batchavatars.records import Record
 
 from .specs import avatar, look
 

@@ -127,8 +127,8 @@ async def test_429s_are_honoured_and_everything_still_succeeds(tmp_path):
 async def test_resume_after_a_kill_between_post_and_answer_reuses_the_key(tmp_path):
     """The ledger says `creating` with a key: the POST may have happened. The next run must replay it."""
     from batchavatars.client import HeyGenClient
-    from batchavatars.ledger import Record
     from batchavatars.payload import create_body, idempotency_key
+    from batchavatars.records import Record
 
     spec = avatar("ava")
     key = idempotency_key(spec, 0)
