@@ -12,9 +12,32 @@ to creations, and probed upward so that a 429 misread as the cap does not thrott
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Protocol
 
 import anyio
+
+
+class Meter(Protocol):
+    """What every request passes: wait for a turn, then report how the answer went."""
+
+    async def acquire(self, *, background: bool = False) -> None: ...
+    def on_success(self) -> None: ...
+    def on_rate_limited(self, retry_after: float | None) -> None: ...
+
+
+class Unlimited:
+    """--rate 0: no pacing, the same three methods (so no caller asks `if meter is not None`)."""
+
+    async def acquire(self, *, background: bool = False) -> None:
+        return None
+
+    def on_success(self) -> None:
+        return None
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        return None
 
 
 class RateMeter:
@@ -101,7 +124,7 @@ class TrainingGate:
     def _open(self) -> bool:
         return self._released or self.cap is None or self.training + self._reserved < self.cap
 
-    def release(self) -> None:
+    def open_for_stop(self) -> None:
         """The run is stopping: let every waiter through (it will see the stop and give up)."""
         self._released = True
         self._notify()
@@ -109,8 +132,17 @@ class TrainingGate:
     async def slot(self) -> Slot:
         """Wait for a slot (or to be the periodic probe of a learned cap) and hold it."""
         held = Slot(self)
-        await held.acquire()
+        await held.take()
         return held
+
+    @asynccontextmanager
+    async def admit(self) -> AsyncIterator[Slot]:
+        """One creation's place, from admission until HeyGen answered (or it gave up)."""
+        held = await self.slot()
+        try:
+            yield held
+        finally:
+            held.give_back()
 
     async def _admit(self) -> None:
         while not self._open():
@@ -156,11 +188,11 @@ class Slot:
         self._gate = gate
         self.held = False
 
-    async def acquire(self) -> None:
+    async def take(self) -> None:
         await self._gate._admit()
         self.held = True
 
-    def release(self) -> None:
+    def give_back(self) -> None:
         if self.held:  # idempotent: every path out of a creation may call it
             self.held = False
             self._gate._unreserve()

@@ -65,7 +65,7 @@ async def test_gate_learns_the_cap_from_a_429_and_probes_upwards():
     assert gate.cap == 3
     with anyio.fail_after(1):
         slot = await gate.slot()  # a probe goes through after probe_every
-    slot.release()
+    slot.give_back()
     gate.started()
     assert gate.cap == 4  # the server took a fourth: the cap is higher than learned
 
@@ -74,7 +74,7 @@ async def test_a_burst_of_completions_admits_only_as_many_creations_as_free_slot
     gate = TrainingGate(cap=3)
     for _ in range(3):
         slot = await gate.slot()
-        slot.release()
+        slot.give_back()
         gate.started()
     admitted = []
 

@@ -1,0 +1,333 @@
+"""The run's lifecycle and the reactions that tie the graph, the ledger and the limits together.
+
+Workers (`--concurrency`) take the ready item that unblocks most and create it (_creator.py); one
+poller watches everything in training or awaiting consent (_poller.py). What an item's new state
+means for the others is decided here: a group id or a trained look unblocks children, a failure
+blocks the descendants not yet sent, a look in training holds a place under the training cap.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+
+from ..client import HeyGenClient
+from ..events import Reporter, Snapshot, silent
+from ..exitcodes import ExitCode
+from ..ledger import Ledger
+from ..meter import Meter, RateMeter, TrainingGate, Unlimited
+from ..plan import Need, Plan
+from ..records import TERMINAL, ErrorSource, Record, Status, StopReason
+from ..retry import RetryPolicy
+from ..uploads import AssetStore
+from ._book import ItemBook
+from ._creator import Creator
+from ._graph import Graph, Node, ReadyQueue
+from ._options import RunOptions, RunResult
+from ._poller import Poller
+from ._reconcile import new_record, reset_changes, starting_phase
+from ._requester import Abandoned, Requester
+from ._state import Phase
+
+
+class Scheduler:
+    """Owns one run: its nodes, the ready queue, the watched looks and the stop switch.
+
+    Invariants: a node is in the ready queue iff its phase is READY; in `watch` iff its phase is
+    WATCH; the gate counts one training job per watched node whose record is `training`."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        ledger: Ledger,
+        client: HeyGenClient,
+        options: RunOptions | None = None,
+        reporter: Reporter = silent,
+        recreate: frozenset[str] = frozenset(),
+        held: Mapping[str, str] | None = None,
+    ) -> None:
+        """`held`: keys not to create this run (ambiguous adoption), with the reason; they fail
+        with code adopt_ambiguous and block their dependents."""
+        self.plan = plan
+        self.ledger = ledger
+        self.book = ItemBook(ledger)
+        self.client = client
+        self.options = options = options or RunOptions()
+        self.report = reporter
+        meter: Meter = RateMeter(options.rate) if options.rate > 0 else Unlimited()
+        self.gate = TrainingGate(options.max_training)
+        self.requests = Requester(
+            meter,
+            self.gate,
+            RetryPolicy(max_attempts=options.max_attempts),
+            self,
+            reporter,
+            random.Random(options.seed),
+        )
+        self.assets = AssetStore(ledger, client, lambda what, fn: self.requests.call(fn, what=what))
+        self._recreate = recreate
+        self._held = dict(held or {})
+        self.graph = Graph(plan, {})
+        self.ready = ReadyQueue(plan)
+        self.watch: dict[str, Node] = {}  # look id -> node in training or awaiting consent
+        self.creator = Creator(self)
+        self.poller = Poller(self)
+        self._running = 0
+        self._wake = anyio.Event()
+        self.finished = anyio.Event()
+        self._stopping: StopReason | None = None
+        self._stop_message: str | None = None
+        self.idle_since: float | None = None
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return self.graph.nodes
+
+    @property
+    def stopping(self) -> StopReason | None:
+        return self._stopping
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Ledger records for every selected item, reset where the plan retries or recreates."""
+        existing = self.ledger.records()
+        new: list[Record] = []
+        with self.ledger.batch():
+            for order, (key, step) in enumerate(self.plan.steps.items()):
+                record = existing.get(key)
+                if record is None:
+                    record = new_record(step)
+                    new.append(record)
+                else:
+                    changes = reset_changes(step, record, recreate=key in self._recreate)
+                    if changes is not None:
+                        self.ledger.update(record, **changes)
+                self.nodes[key] = Node(step, record, order)
+            self.ledger.put_many(new)
+
+        for node in self.nodes.values():
+            phase = starting_phase(node.step, node.record)
+            if phase is Phase.WATCH:
+                self.start_watching(node)
+            else:
+                node.phase = phase
+        for key, why in self._held.items():
+            if key in self.nodes and self.nodes[key].phase == Phase.WAITING:
+                self.fail(self.nodes[key], "adopt_ambiguous", why, ErrorSource.LOCAL)
+        for node in self.nodes.values():
+            if node.phase == Phase.WAITING and self.graph.ready_to_start(node):
+                self._make_ready(node)
+
+    def _make_ready(self, node: Node) -> None:
+        node.phase = Phase.READY
+        self.ready.push(node)
+        self.idle_since = None
+        self.notify()
+
+    def notify(self) -> None:
+        self._wake.set()
+        self._wake = anyio.Event()
+
+    async def wait_change(self) -> None:
+        await self._wake.wait()
+
+    # -- the run -------------------------------------------------------------------------------
+
+    async def run(self, *, handle_signals: bool = False) -> RunResult:
+        started = anyio.current_time()
+        self._prepare()
+        self.report("run_started", items=len(self.nodes), plan=self.plan.counts())
+        self.check_done()
+        async with anyio.create_task_group() as tg:
+            if handle_signals:
+                tg.start_soon(self._signals)
+            for _ in range(max(1, self.options.concurrency)):
+                tg.start_soon(self._worker)
+            for node in list(self.watch.values()):
+                if self.creator.wants_consent(node):
+                    tg.start_soon(self.creator.consent, node)
+            tg.start_soon(self.poller.run)
+            await self.finished.wait()
+            if self._stopping is StopReason.AUTH:
+                tg.cancel_scope.cancel()
+            else:
+                self.notify()
+                # workers finish what is in flight; the poller and signal task are not needed
+                while self._running:
+                    await self.wait_change()
+                tg.cancel_scope.cancel()
+        return self._result(anyio.current_time() - started)
+
+    async def _signals(self) -> None:
+        import signal
+
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                self.stop(StopReason.INTERRUPTED, f"received {signal.Signals(signum).name}")
+                return
+
+    def stop(self, reason: StopReason, message: str) -> None:
+        """Stop starting new work. CREDIT drains: what is training is still watched to its end;
+        otherwise in-flight requests finish (or, for AUTH, are cancelled) and the run ends."""
+        if self._stopping is None:
+            self._stopping = reason
+            self._stop_message = message
+            self.report("run_stopping", reason=reason.value, message=message)
+        self.gate.open_for_stop()
+        if reason is not StopReason.CREDIT:
+            self.finished.set()
+        self.notify()
+        self.check_done()
+
+    def check_done(self) -> None:
+        """Finish when nothing runs, nothing can start and nothing is watched, or when the wait
+        for what is watched has lasted --wait-timeout (at once with --no-wait)."""
+        if (self.ready and not self._stopping) or self._running:
+            return
+        if not self.watch:
+            self.finished.set()
+            self.notify()
+            return
+        now = anyio.current_time()
+        if self.idle_since is None:
+            self.idle_since = now
+        if self.options.no_wait or now - self.idle_since >= self.options.wait_timeout:
+            self._stopping = self._stopping or StopReason.WAIT_TIMEOUT
+            self._stop_message = self._stop_message or "work left training or awaiting consent"
+            self.finished.set()
+            self.notify()
+
+    async def _worker(self) -> None:
+        while True:
+            while not self.ready and not self.finished.is_set() and not self._stopping:
+                await self.wait_change()
+            if self.finished.is_set() or self._stopping:
+                return
+            node = self.nodes[self.ready.pop()]
+            node.phase = Phase.RUNNING
+            self._running += 1
+            try:
+                await self.creator.create(node)
+            except Abandoned:
+                node.phase = Phase.WAITING
+            finally:
+                self._running -= 1
+                self.check_done()
+                self.notify()
+
+    # -- reactions to an item's new state --------------------------------------------------------
+
+    def start_watching(self, node: Node) -> None:
+        node.phase = Phase.WATCH
+        node.since = node.checked = anyio.current_time()
+        if node.record.status == Status.TRAINING:
+            self.gate.started()
+        self.watch[node.record.look_id or ""] = node
+        self.poller.soon()
+
+    def stop_watching(self, node: Node, was_training: bool) -> None:
+        if self.watch.pop(node.record.look_id or "", None) is not None and was_training:
+            self.gate.finished()
+        node.phase = Phase.DONE
+
+    def observe(self, node: Node, look: dict[str, Any]) -> bool:
+        """Apply a look's status as HeyGen reports it; True when the item moved on."""
+        rec = node.record
+        status = look.get("status")
+        if status == "completed" or (status is None and rec.status == Status.TRAINING):
+            # `status` is only reported for private avatars; absent means usable.
+            was_training = rec.status == Status.TRAINING
+            if was_training and node.phase == Phase.WATCH:
+                self.poller.clock.learn(since=node.since, checked=node.checked, now=anyio.current_time())
+            self.book.succeed(rec, look)
+            self.stop_watching(node, was_training)
+            self.report("item_succeeded", key=node.key, attempt=rec.attempts, look_id=rec.look_id)
+            self.satisfy(node, "look")
+            return True
+        if status == "failed":
+            error = look.get("error") or {}
+            self.stop_watching(node, rec.status == Status.TRAINING)
+            code = str(error.get("code") or "training_failed")
+            self.fail(
+                node, code, str(error.get("message") or "HeyGen reported the training failed"), ErrorSource.HEYGEN
+            )
+            return True
+        if status == "pending_consent" and rec.status != Status.AWAITING_CONSENT:
+            if rec.status == Status.TRAINING and node.phase == Phase.WATCH:
+                self.gate.finished()
+            self.book.await_consent(rec)
+            return True
+        if status == "processing" and rec.status == Status.AWAITING_CONSENT:
+            self.book.consent_given(rec)
+            node.since = node.checked = anyio.current_time()
+            if node.phase == Phase.WATCH:
+                self.gate.started()
+            self.report("consent_approved", key=node.key)
+            return True
+        return False
+
+    def satisfy(self, node: Node, what: Need) -> None:
+        for child in list(self.graph.unblocked_by(node, what)):
+            self._make_ready(child)
+
+    def fail(self, node: Node, code: str, message: str, source: ErrorSource) -> None:
+        rec = node.record
+        self.book.fail(rec, code, message, source)
+        node.phase = Phase.DONE
+        self.report(
+            "item_failed",
+            key=node.key,
+            attempt=rec.attempts,
+            error_code=code,
+            error_message=message,
+            source=source.value,
+        )
+        # Dependents not yet sent can never be: blocked, naming the parent.
+        for child, why in list(self.graph.blocked_by(node)):
+            self.book.block(child.record, why)
+            child.phase = Phase.DONE
+            self.report("item_blocked", key=child.key, parent=child.spec.parent)
+
+    # -- what the run looks like -----------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Counts by status and requests so far, for the progress display."""
+        counts: dict[str, int] = {}
+        for node in list(self.nodes.values()):
+            counts[node.record.status] = counts.get(node.record.status, 0) + 1
+        return Snapshot(counts, self.client.stats.requests, self.client.stats.rate_limited)
+
+    def _result(self, elapsed: float) -> RunResult:
+        records = [n.record for n in self.nodes.values()]
+        counts: dict[str, int] = {}
+        for rec in records:
+            counts[rec.status] = counts.get(rec.status, 0) + 1
+        return RunResult(
+            counts=counts,
+            exit_code=exit_code_for(self._stopping, records),
+            stopped=self._stopping,
+            stop_message=self._stop_message,
+            elapsed=elapsed,
+            requests=self.client.stats.requests,
+            rate_limited=self.client.stats.rate_limited,
+            creations=self.creator.creations,
+            uploads=self.assets.uploaded,
+            consent_requests=self.creator.consent_requests,
+            records=records,
+        )
+
+
+def exit_code_for(stopped: StopReason | None, records: list[Record]) -> ExitCode:
+    if stopped is StopReason.INTERRUPTED:
+        return ExitCode.INTERRUPTED
+    if stopped is StopReason.AUTH:
+        return ExitCode.AUTH
+    if any(rec.status in (Status.FAILED, Status.BLOCKED) for rec in records):
+        return ExitCode.ITEMS_FAILED
+    if any(rec.status not in TERMINAL for rec in records):
+        return ExitCode.WAITING
+    return ExitCode.OK

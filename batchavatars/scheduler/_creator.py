@@ -1,0 +1,110 @@
+"""Creating one item: upload what is local, record the intent, POST, then ask for consent where a
+digital twin needs it. The intent (status `creating` and its Idempotency-Key) is committed before
+the POST leaves, so a run killed anywhere resumes with the same key and no duplicate."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from ..client import Created
+from ..meter import Slot
+from ..payload import consent_key, create_body, idempotency_key
+from ..records import ErrorSource, Status
+from ._graph import Node
+from ._requester import Abandoned, ItemFailed
+
+if TYPE_CHECKING:
+    from ._core import Scheduler
+
+
+class Creator:
+    def __init__(self, run: Scheduler) -> None:
+        self._run = run
+        self.creations = 0
+        self.consent_requests = 0
+        self._consent_asked: set[str] = set()
+
+    async def create(self, node: Node) -> None:
+        run = self._run
+        try:
+            async with run.gate.admit() as slot:  # answered or given up: `started()` takes over if it trains
+                if run.stopping:
+                    raise Abandoned
+                created = await self._submit(node, slot)
+        except ItemFailed as failure:
+            run.fail(node, failure.code, failure.message, failure.source)
+            return
+        self.creations += 1
+        look, group = created.look, created.group
+        status = look.get("status")
+        rec = run.book.accept(node.record, look, group, consent=status == "pending_consent")
+        run.report(
+            "item_created",
+            key=node.key,
+            attempt=rec.attempts,
+            look_id=rec.look_id,
+            group_id=rec.group_id,
+            status=status,
+        )
+        run.satisfy(node, "group")
+        run.start_watching(node)
+        if status in ("completed", "failed"):
+            run.observe(node, look)
+        elif self.wants_consent(node):
+            await self.consent(node)
+
+    async def _submit(self, node: Node, slot: Slot) -> Created:
+        run, spec, rec = self._run, node.spec, node.record
+        assets = {}
+        for ref in (spec.file, *spec.reference_images):
+            if ref is not None and ref.kind == "path":
+                try:
+                    assets[ref.value] = await run.assets.asset_id(ref.value)
+                except OSError as exc:  # validated at load, but gone or changed since
+                    message = f"{ref.value}: {exc.strerror or exc}"
+                    raise ItemFailed("file_unreadable", message, ErrorSource.LOCAL) from None
+        parent = run.graph.parent(node)
+        body = create_body(
+            spec,
+            parent_look_id=parent.record.look_id if parent and node.step.need == "look" else None,
+            parent_group_id=parent.record.group_id if parent else None,
+            assets=assets,
+        )
+        key = rec.idempotency_key or idempotency_key(spec, rec.generation)
+        run.book.submit(rec, key)
+        run.report("item_submitting", key=spec.key, attempt=rec.attempts)
+        return await run.requests.call(
+            partial(run.client.create_avatar, body, key), what="create", item=spec.key, slot=slot
+        )
+
+    def wants_consent(self, node: Node) -> bool:
+        return (
+            node.spec.type == "digital_twin"
+            and node.spec.kind == "avatar"
+            and node.record.status == Status.AWAITING_CONSENT
+            and not node.record.consent_url
+            and node.key not in self._consent_asked
+            and not self._run.stopping
+        )
+
+    async def consent(self, node: Node) -> None:
+        run, rec, spec = self._run, node.record, node.spec
+        self._consent_asked.add(spec.key)  # once per run: polls must not ask again meanwhile
+        request = partial(
+            run.client.request_consent,
+            rec.group_id or "",
+            consent_key(spec, rec.generation),
+            spec.consent_reroute_url,
+        )
+        try:
+            _, url = await run.requests.call(request, what="consent", item=spec.key)
+        except ItemFailed as failure:
+            run.book.consent_failed(rec, failure.code, failure.message, failure.source)
+            run.report("consent_failed", key=spec.key, error=failure.code)
+            return
+        except Abandoned:
+            return
+        self.consent_requests += 1
+        run.book.consent_link(rec, url or "(consent video on file)")
+        run.report("consent_requested", key=spec.key, consent_url=url)

@@ -1,0 +1,137 @@
+"""Every request of a run, under the shared limits and the retry policy.
+
+One Requester owns the rate meter (every request), the training gate (creations) and the retry
+policy (retry.py decides; this obeys). What a request ends in is one of three things: a result,
+ItemFailed (the policy gave up on this item: its code, message and who said so), or Abandoned
+(the run is stopping: leave the item as the ledger has it, resumable).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+import anyio
+
+from ..apierrors import ApiError, HttpError, TransportError
+from ..events import Reporter
+from ..meter import Meter, Slot, TrainingGate
+from ..records import ErrorSource, StopReason
+from ..retry import RetryPolicy, Verdict
+
+T = TypeVar("T")
+
+
+class ItemFailed(Exception):
+    """The item cannot go on this run. `source` says whether HeyGen answered definitively."""
+
+    def __init__(self, code: str, message: str, source: ErrorSource) -> None:
+        super().__init__(message)
+        self.code, self.message, self.source = code, message, source
+
+
+class Abandoned(Exception):
+    """The run is stopping: leave the item as the ledger has it (resumable)."""
+
+
+class Control(Protocol):
+    """The run's stop switch, as a request sees it."""
+
+    @property
+    def stopping(self) -> StopReason | None: ...
+
+    def stop(self, reason: StopReason, message: str) -> None: ...
+
+
+class Requester:
+    def __init__(
+        self,
+        meter: Meter,
+        gate: TrainingGate,
+        policy: RetryPolicy,
+        control: Control,
+        report: Reporter,
+        rng: random.Random,
+    ) -> None:
+        self.meter = meter
+        self.gate = gate
+        self.policy = policy
+        self._control = control
+        self._report = report
+        self._rng = rng
+
+    async def call(
+        self,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        what: str,
+        item: str | None = None,
+        slot: Slot | None = None,
+        background: bool = False,
+    ) -> T:
+        """One request under the meter and the retry policy; `slot` marks a creation, which
+        gives its place under the training cap back while it waits out a 429."""
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.meter.acquire(background=background)
+            if self._control.stopping and slot is not None:
+                raise Abandoned  # stopped while waiting for a turn: the POST never leaves
+            try:
+                result = await fn()
+            except ApiError as error:
+                await self._after_error(error, attempt, what=what, item=item, slot=slot, background=background)
+                continue
+            self.meter.on_success()
+            return result
+
+    async def _after_error(
+        self, error: ApiError, attempt: int, *, what: str, item: str | None, slot: Slot | None, background: bool
+    ) -> None:
+        """Return to retry; raise ItemFailed or Abandoned otherwise."""
+        decision = self.policy.decide(error, attempt, self._rng)
+        self._report(
+            "request_failed",
+            key=item,
+            what=what,
+            attempt=attempt,
+            error=describe(error),
+            request_id=getattr(error, "request_id", None),
+            verdict=decision.verdict.value,
+            retry_in=round(decision.delay, 3),
+        )
+        if decision.rate_limited:
+            self.meter.on_rate_limited(getattr(error, "retry_after", None))
+            if slot is not None:
+                self.gate.on_cap_hit()
+                slot.give_back()  # nobody's place while waiting out Retry-After
+        if decision.verdict is Verdict.RETRY:
+            if self._control.stopping and not background:
+                raise Abandoned from None
+            await anyio.sleep(decision.delay)
+            if slot is not None and not slot.held:
+                await slot.take()  # queue for the cap again, behind the gate
+            if self._control.stopping:
+                raise Abandoned from None
+            return
+        if decision.verdict is Verdict.STOP_RUN:
+            # The item records the 401/403 (so `status` shows its fix); the run stops.
+            self._control.stop(StopReason.AUTH, describe(error))
+        if decision.verdict is Verdict.STOP_NEW_WORK:
+            self._control.stop(StopReason.CREDIT, f"{describe(error)}: out of credits, no new work started")
+        raise failure_of(error) from None
+
+
+def failure_of(error: ApiError) -> ItemFailed:
+    if isinstance(error, HttpError):
+        return ItemFailed(error.code, error.message, ErrorSource.HEYGEN)
+    if isinstance(error, TransportError):
+        return ItemFailed(error.code, error.message, ErrorSource.TRANSPORT)
+    return ItemFailed("error", str(error), ErrorSource.TRANSPORT)
+
+
+def describe(error: ApiError) -> str:
+    if isinstance(error, HttpError):
+        return f"HTTP {error.status} {error.code}: {error.message}"
+    return str(error)
