@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..exitcodes import ExitCode
 from ..records import Record, StopReason
@@ -36,3 +37,4 @@ class RunResult:
     uploads: int
     consent_requests: int
     records: list[Record] = field(default_factory=list)
+    ledger: Path | None = None  # where the records are kept (set by the API)

@@ -1,0 +1,75 @@
+"""The Python API, as an Airflow task or a notebook uses it: over real loopback HTTP against the
+sandbox, a typed result and events to a callback, nothing printed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import batchavatars
+from batchavatars.sandbox import SandboxConfig, serve
+
+ROOT = Path(__file__).parent.parent
+MANIFEST = """\
+version: 1
+avatars:
+  - {key: ava, type: photo, name: Ava, file: "https://cdn.example.com/ava.jpg"}
+  - {key: nova, type: prompt, name: Nova, prompt: A starship captain}
+looks:
+  - {key: ava-office, avatar: ava, name: Ava office, prompt: In an office}
+"""
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    path = tmp_path / "team.yaml"
+    path.write_text(MANIFEST, encoding="utf-8")
+    return path
+
+
+def test_run_from_python_returns_the_result_and_prints_nothing(manifest, capsys, monkeypatch):
+    events: list[tuple[str, dict]] = []
+    cfg = SandboxConfig(training_seconds=0.1, rate_limit=None)
+    with serve(cfg) as sb:
+        monkeypatch.setenv("HEYGEN_API_KEY", "test-key")  # the CLI's default source of the key
+        monkeypatch.setenv("HEYGEN_BASE_URL", sb.url)
+        result = batchavatars.run(manifest, rate=0, on_event=lambda event, **f: events.append((event, f)))
+        assert sb.stats()["requests"]["POST /v3/avatars"] == 3
+    assert result.exit_code == batchavatars.ExitCode.OK
+    assert result.counts == {"succeeded": 3}
+    assert {r.key: r.status for r in result.records} == dict.fromkeys(["ava", "nova", "ava-office"], "succeeded")
+    assert result.ledger == manifest.with_name("team.ledger.db")
+    assert ("item_succeeded", "ava-office") in {(e, f.get("key")) for e, f in events}
+    assert capsys.readouterr() == ("", "")  # no summary, no log lines: the caller decides
+
+
+def test_plan_from_python_needs_no_server(manifest):
+    plan = batchavatars.plan(batchavatars.load_manifest(manifest))
+    assert plan.counts() == {"create": 3}
+    assert plan.steps["ava-office"].reason == "not made yet"
+
+
+@pytest.mark.anyio
+async def test_arun_runs_in_the_callers_event_loop(manifest, tmp_path):
+    with serve(SandboxConfig(training_seconds=0.1, rate_limit=None)) as sb:
+        result = await batchavatars.arun(manifest, base_url=sb.url, api_key="k", rate=0, ledger=tmp_path / "x.db")
+    assert result.exit_code == 0 and result.ledger == tmp_path / "x.db"
+
+
+def test_an_unknown_setting_is_named(manifest):
+    with pytest.raises(TypeError, match="concurency"):
+        batchavatars.run(manifest, concurency=4)
+
+
+def test_the_public_names_all_resolve():
+    assert all(getattr(batchavatars, name) is not None for name in batchavatars.__all__)
+    with pytest.raises(AttributeError, match="nosuch"):
+        _ = batchavatars.nosuch  # type: ignore[attr-defined]
+
+
+def test_the_demo_manifest_runs_through_the_api(tmp_path):
+    shutil.copytree(ROOT / "manifests", tmp_path / "m", ignore=shutil.ignore_patterns("*.ledger.*"))
+    result = batchavatars.run(tmp_path / "m" / "example.yaml", sandbox=True, rate=0)
+    assert result.exit_code == 0 and len(result.records) == 20
