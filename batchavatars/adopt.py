@@ -13,19 +13,28 @@ from functools import partial
 from typing import Any
 
 from .client import HeyGenClient, Page
+from .errors import AuthError, ServiceError
 from .ledger import Ledger
 from .records import Record
-from .retry import call_with_retries
+from .scheduler import ItemFailed
+from .scheduler._requester import Requester
 from .spec import ItemSpec
 
 _STATUS = {"completed": "succeeded", "processing": "training", "pending_consent": "awaiting_consent", None: "succeeded"}
 
 
-async def _all(fetch: Callable[[str | None], Awaitable[Page]]) -> list[dict[str, Any]]:
+async def _all(fetch: Callable[[str | None], Awaitable[Page]], requests: Requester) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     token: str | None = None
     while True:
-        page = await call_with_retries(partial(fetch, token))
+        try:
+            page = await requests.call(partial(fetch, token), what="adopt")
+        except ItemFailed as failure:
+            error = AuthError if failure.code in ("unauthorized", "forbidden") else ServiceError
+            raise error(
+                f"--adopt could not list the account's looks ({failure.code}: {failure.message}). "
+                "Fix: check the key and --base-url, then run again"
+            ) from None
         items.extend(page.items)
         if not page.next_token:
             return items
@@ -41,7 +50,7 @@ def _depth(spec: ItemSpec, by_key: dict[str, ItemSpec]) -> int:
 
 
 async def adopt_existing(
-    items: Iterable[ItemSpec], book: Ledger, client: HeyGenClient, report: Callable[..., None]
+    items: Iterable[ItemSpec], book: Ledger, client: HeyGenClient, requests: Requester, report: Callable[..., None]
 ) -> tuple[list[str], dict[str, list[str]]]:
     """Returns the adopted keys (their records are in the ledger) and the ambiguous ones with the
     ids of their candidates: those are for the caller to hold back, as creating one would be a guess too."""
@@ -52,7 +61,7 @@ async def adopt_existing(
     ambiguous: dict[str, list[str]] = {}
     if not todo:
         return adopted, ambiguous
-    looks = await _all(lambda token: client.list_looks(token=token))
+    looks = await _all(lambda token: client.list_looks(token=token), requests)
     by_name: dict[str, list[dict[str, Any]]] = {}
     for look in looks:
         if look.get("status") != "failed":

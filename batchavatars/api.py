@@ -26,7 +26,9 @@ from .events import Reporter, Snapshot, silent
 from .ledger import Ledger, default_ledger_path
 from .manifest import Manifest, load_manifest
 from .plan import Plan, build_plan
+from .retry import RetryPolicy
 from .scheduler import RunOptions, RunResult, Scheduler
+from .scheduler._requester import Requester
 
 SANDBOX_KEY = "sandbox-key"  # the simulator accepts any key; never a real one
 
@@ -145,7 +147,8 @@ async def _run(loaded: Manifest, book: Ledger, url: str, api_key: str, chosen: R
         if chosen.adopt:
             from .adopt import adopt_existing
 
-            adopted, ambiguous = await adopt_existing(loaded.items, book, client, report)
+            requests = Requester.alone(RetryPolicy(max_attempts=options.max_attempts), report)
+            adopted, ambiguous = await adopt_existing(loaded.items, book, client, requests, report)
             report("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
             held = {
                 key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()

@@ -58,3 +58,9 @@ class AuthError(BatchAvatarsError):
     """401/403: the key is rejected or not permitted; the whole run stops."""
 
     exit_code = ExitCode.AUTH
+
+
+class ServiceError(BatchAvatarsError):
+    """The API gave no usable answer to a call the run cannot go without."""
+
+    exit_code = ExitCode.ITEMS_FAILED

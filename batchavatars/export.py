@@ -4,7 +4,6 @@ neither does this."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable
 from typing import TextIO
@@ -45,9 +44,3 @@ def write(records: Iterable[Record], fmt: str, out: TextIO) -> int:
     else:
         raise ValueError(fmt)
     return len(rows)
-
-
-def to_string(records: Iterable[Record], fmt: str) -> str:
-    buf = io.StringIO()
-    write(records, fmt, buf)
-    return buf.getvalue()

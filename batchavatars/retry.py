@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from .apierrors import ApiError, AuthFailed, InProgress, OutOfCredit, RateLimited, Rejected, ServerError, TransportError
-
-T = TypeVar("T")
 
 
 class Verdict(enum.Enum):
@@ -77,20 +73,3 @@ class RetryPolicy:
         if isinstance(error, Rejected):
             return Decision(Verdict.FAIL_ITEM)
         return Decision(Verdict.FAIL_ITEM)
-
-
-async def call_with_retries(fn: Callable[[], Awaitable[T]], policy: RetryPolicy = RetryPolicy()) -> T:
-    """For one-off calls outside the scheduler (adoption's listing): same policy, no shared meter.
-    Raises the last ApiError when the policy gives up."""
-    import anyio
-
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await fn()
-        except ApiError as error:
-            decision = policy.decide(error, attempt)
-            if decision.verdict is not Verdict.RETRY:
-                raise
-            await anyio.sleep(decision.delay)

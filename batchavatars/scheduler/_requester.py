@@ -16,7 +16,7 @@ import anyio
 
 from ..apierrors import ApiError, HttpError, TransportError
 from ..events import Reporter
-from ..meter import Meter, Slot, TrainingGate
+from ..meter import Meter, Slot, TrainingGate, Unlimited
 from ..records import ErrorSource, StopReason
 from ..retry import RetryPolicy, Verdict
 
@@ -44,6 +44,16 @@ class Control(Protocol):
     def stop(self, reason: StopReason, message: str) -> None: ...
 
 
+class Alone:
+    """The control of a one-off call outside a run (adoption's listing): the policy alone decides."""
+
+    def __init__(self) -> None:
+        self.stopping: StopReason | None = None
+
+    def stop(self, reason: StopReason, message: str) -> None:
+        self.stopping = reason
+
+
 class Requester:
     def __init__(
         self,
@@ -60,6 +70,11 @@ class Requester:
         self._control = control
         self._report = report
         self._rng = rng
+
+    @classmethod
+    def alone(cls, policy: RetryPolicy, report: Reporter, meter: Meter | None = None) -> Requester:
+        """For calls before a run starts: the same policy, paced by `meter` if given."""
+        return cls(meter or Unlimited(), TrainingGate(), policy, Alone(), report, random.Random())
 
     async def call(
         self,
