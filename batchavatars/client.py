@@ -76,6 +76,9 @@ class CallStats:
 
 
 class HeyGenClient:
+    """HeyGen v3 over one httpx client: one method per endpoint, no retries. Owns the connection
+    pool and the API key (in its default headers, never elsewhere); counts requests and 429s."""
+
     def __init__(
         self,
         base_url: str,

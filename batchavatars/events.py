@@ -4,14 +4,36 @@ Reporter; logs, the progress display and tests subscribe. The core never formats
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+# Everything a run reports, in the order an item meets them; the fields each carries are in the
+# README's "Logs" section. A new event is added here first, so mypy finds every subscriber.
+Event = Literal[
+    "note",
+    "run_started",
+    "adopted",
+    "adopt_ambiguous",
+    "adopt_done",
+    "item_submitting",
+    "request_failed",
+    "item_created",
+    "consent_requested",
+    "consent_failed",
+    "consent_approved",
+    "polled",
+    "poll_failed",
+    "item_succeeded",
+    "item_failed",
+    "item_blocked",
+    "run_stopping",
+]
 
 
 class Reporter(Protocol):
-    def __call__(self, event: str, /, **fields: Any) -> None: ...
+    def __call__(self, event: Event, /, **fields: Any) -> None: ...
 
 
-def silent(event: str, /, **fields: Any) -> None:
+def silent(event: Event, /, **fields: Any) -> None:
     """The default reporter."""
 
 

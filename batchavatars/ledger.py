@@ -98,6 +98,9 @@ def default_ledger_path(manifest: Path) -> Path:
 
 
 class Ledger:
+    """One SQLite file per manifest: its items, uploaded assets and what it was made against.
+    Every update commits on its own (except inside `batch()`); one run at a time (`exclusive`)."""
+
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = Path(path)
         if not self.path.exists():

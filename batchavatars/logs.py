@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from .events import Reporter
+from .events import Event, Reporter
 
 _SECRET_NAMES = {"x-api-key", "api_key", "apikey", "authorization", "x_api_key", "token", "password", "data"}
 REDACTED = "[redacted]"
@@ -75,7 +75,7 @@ class _CurrentStderr:
         return sys.stderr.isatty()
 
 
-_LEVELS = {
+_LEVELS: dict[Event, str] = {
     "item_failed": "warning",
     "item_blocked": "warning",
     "request_failed": "info",
@@ -90,7 +90,7 @@ _LEVELS = {
 def log_reporter(logger: structlog.BoundLogger) -> Reporter:
     """Scheduler events as log lines: each carries the item key, the event, attempt and request id."""
 
-    def report(event: str, /, **fields: Any) -> None:
+    def report(event: Event, /, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
         if event == "request_failed" and fields.get("verdict") != "retry":
             level = "warning"

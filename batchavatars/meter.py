@@ -41,6 +41,9 @@ class Unlimited:
 
 
 class RateMeter:
+    """Paces every request to one learned rate (AIMD); a 429 holds everyone for Retry-After.
+    Background requests (polls) take only the budget foreground ones leave."""
+
     def __init__(
         self,
         rate: float,

@@ -23,6 +23,8 @@ Need = Literal["group", "look"]
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One item's action against the ledger, with why and what it needs of its parent."""
+
     spec: ItemSpec
     action: Action
     reason: str
@@ -32,6 +34,9 @@ class Step:
 
 @dataclass(slots=True)
 class Plan:
+    """The DAG of a run: selected items in manifest order, their edges and priorities. Immutable
+    once built; the scheduler reads it and never changes it."""
+
     steps: dict[str, Step]  # manifest order, selected items only
     children: dict[str, list[str]]  # parent key -> dependent keys (selected only)
     height: dict[str, int]  # longest chain of dependents below an item (0 for a leaf)

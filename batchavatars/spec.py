@@ -41,6 +41,8 @@ class FileRef:
 
 @dataclass(frozen=True, slots=True)
 class ItemSpec:
+    """What one manifest item asks for, after expansion: immutable, hashable by its spec_hash."""
+
     key: str
     kind: Kind
     type: AvatarType  # looks are always sent as "prompt"

@@ -2,6 +2,7 @@
 
 import anyio
 import pytest
+from anyio import wait_all_tasks_blocked
 
 from batchavatars.meter import RateMeter, TrainingGate
 
@@ -51,7 +52,7 @@ async def test_gate_holds_creations_at_the_cap_until_one_finishes():
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(creator)
-        await anyio.sleep(0.05)
+        await wait_all_tasks_blocked()  # the creator waits at the gate: exact, no sleep
         assert admitted == []
         gate.finished()
     assert admitted == [True]
@@ -85,9 +86,9 @@ async def test_a_burst_of_completions_admits_only_as_many_creations_as_free_slot
     async with anyio.create_task_group() as tg:
         for i in range(5):
             tg.start_soon(creator, i)
-        await anyio.sleep(0.05)
+        await wait_all_tasks_blocked()
         assert admitted == []
         gate.finished(3)  # one poll sees all three done
-        await anyio.sleep(0.05)
+        await wait_all_tasks_blocked()
         assert len(admitted) == 3  # not all five waiters
         tg.cancel_scope.cancel()

@@ -13,6 +13,9 @@ _NO_ERROR: dict[str, Any] = dict(error_code=None, error_message=None, error_sour
 
 
 class ItemBook:
+    """Writes item state: owns no state of its own, keeps the in-memory record and the ledger
+    row equal after every call (Ledger.update sets both), refuses moves the table forbids."""
+
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 
 class Creator:
+    """Creates items one at a time per worker; owns the counts of creations and consent requests
+    and asks for consent at most once per item per run."""
+
     def __init__(self, run: Scheduler) -> None:
         self._run = run
         self.creations = 0

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 
 class Poller:
+    """The run's one poller: owns the training-time estimate and the cost of the last full scan;
+    changes items only through the scheduler's reactions (observe, fail)."""
+
     def __init__(self, run: Scheduler) -> None:
         self._run = run
         self.clock = TrainingClock()

@@ -55,6 +55,9 @@ class Alone:
 
 
 class Requester:
+    """Owns the meter, the gate and the retry policy: every request of a run passes through
+    `call`, so limits and retries are applied in one place."""
+
     def __init__(
         self,
         meter: Meter,
