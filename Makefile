@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	rm -f manifests/example.ledger.db manifests/example.ledger.db-wal manifests/example.ledger.db-shm
+	rm -f manifests/example.sandbox.ledger.db manifests/example.sandbox.ledger.db-wal manifests/example.sandbox.ledger.db-shm
 	$(BIN)/batchavatars run manifests/example.yaml --sandbox
 
 # The house style: one formatter, a modest lint rule set (complexity 15), strict types.

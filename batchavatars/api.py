@@ -12,25 +12,34 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
 from .client import DEFAULT_BASE_URL, HeyGenClient
 from .credentials import api_key_from_env
+from .errors import AuthError, LedgerError
 from .events import Reporter, Snapshot, silent
 from .ledger import Ledger, default_ledger_path
 from .manifest import Manifest, load_manifest
 from .plan import Plan, build_plan
 from .retry import RetryPolicy
-from .scheduler import RunOptions, RunResult, Scheduler
+from .scheduler import ItemFailed, RunOptions, RunResult, Scheduler
+from .scheduler._book import ItemBook
+from .scheduler._reconcile import stale_intents
 from .scheduler._requester import Requester
 
 SANDBOX_KEY = "sandbox-key"  # the simulator accepts any key; never a real one
+SANDBOX_ORIGIN = "sandbox"  # what a sandbox ledger records as its API: the port changes every run
+# HeyGen replays an Idempotency-Key for 24 hours; an hour less leaves room for clock skew and a
+# request in flight when the window closes.
+REPLAY_WINDOW = 23 * 3600.0
 
 Display = Callable[[Callable[[], Snapshot]], AbstractContextManager[object]]
 
@@ -54,6 +63,8 @@ class RunSettings:
     only: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     adopt: bool = False
+    retry_failed: bool = False  # send definitive failures again (each costs a credit)
+    replay_window: float = REPLAY_WINDOW  # older unanswered keys are looked up before re-sending
     on_event: Reporter = silent  # called as on_event("item_succeeded", key=..., look_id=..., ...)
     display: Display | None = None  # a live view of the run (the CLI's progress bar)
     handle_signals: bool = False  # SIGINT/SIGTERM stop the run cleanly (the CLI sets it)
@@ -78,9 +89,9 @@ def _manifest(manifest: str | os.PathLike[str] | Manifest) -> Manifest:
     return manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
 
 
-def ledger_path(manifest: Manifest, ledger: str | os.PathLike[str] | None = None) -> Path:
+def ledger_path(manifest: Manifest, ledger: str | os.PathLike[str] | None = None, *, sandbox: bool = False) -> Path:
     chosen = ledger or os.environ.get("BATCHAVATARS_LEDGER")
-    return Path(chosen) if chosen else default_ledger_path(manifest.path)
+    return Path(chosen) if chosen else default_ledger_path(manifest.path, sandbox=sandbox)
 
 
 def plan(
@@ -90,10 +101,12 @@ def plan(
     only: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     recreate: tuple[str, ...] = (),
+    retry_failed: bool = False,
+    sandbox: bool = False,
 ) -> Plan:
     """What `run` would do against the ledger, without any API call."""
     loaded = _manifest(manifest)
-    path = ledger_path(loaded, ledger)
+    path = ledger_path(loaded, ledger, sandbox=sandbox)
     records = {}
     if path.exists():
         book = Ledger(path, create=False)
@@ -101,7 +114,9 @@ def plan(
             records = book.records()
         finally:
             book.close()
-    return build_plan(loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude))
+    return build_plan(
+        loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude), retry_failed=retry_failed
+    )
 
 
 def run(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> RunResult:
@@ -113,7 +128,7 @@ async def arun(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> R
     """`run` for callers already in an event loop (asyncio or trio, through anyio)."""
     chosen = settings(**changes)
     loaded = _manifest(manifest)
-    path = ledger_path(loaded, chosen.ledger)
+    path = ledger_path(loaded, chosen.ledger, sandbox=chosen.sandbox)
     api_key = SANDBOX_KEY if chosen.sandbox else (chosen.api_key or api_key_from_env())
     book = Ledger(path)
     try:
@@ -137,24 +152,91 @@ def _server(chosen: RunSettings) -> Iterator[str]:
         yield handle.url
 
 
+def origin_of(url: str) -> str:
+    """The API a ledger belongs to: scheme, host and port (a trailing slash or path is no matter)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def bind_ledger(book: Ledger, name: str, value: str, fix: str) -> None:
+    """A ledger holds the ids of one API and one account: running it against another would skip
+    everything and export ids that do not exist there."""
+    recorded = book.meta(name)
+    if recorded is None:
+        book.set_meta(name, value)
+    elif recorded != value:
+        raise LedgerError(f"{book.path}: made against {name} {recorded}, not {value}. Fix: {fix}")
+
+
+async def _account(client: HeyGenClient, requests: Requester) -> str | None:
+    """Who the key belongs to, where the API says (GET /v3/users/me); None where it does not."""
+    try:
+        me = await requests.call(client.get_me, what="account")
+    except ItemFailed as failure:
+        if failure.code in ("unauthorized", "forbidden"):
+            raise AuthError(
+                f"the API key was refused ({failure.code}: {failure.message}). Fix: set HEYGEN_API_KEY"
+            ) from None
+        return None  # a server without the endpoint, or a passing fault: no binding this time
+    for field in ("username", "email"):
+        if isinstance(value := me.get(field), str) and value:
+            return value
+    return None
+
+
+async def _prepare_ledger(
+    loaded: Manifest, book: Ledger, client: HeyGenClient, requests: Requester, chosen: RunSettings
+) -> dict[str, str]:
+    """Bind the ledger to its API and account, adopt (--adopt) and look up keys older than the
+    replay window. Returns the keys to hold back this run, with why."""
+    report = chosen.on_event
+    origin = SANDBOX_ORIGIN if chosen.sandbox else origin_of(client.base_url)
+    bind_ledger(
+        book, "base_url", origin, "pass --ledger PATH to keep a ledger per API (or use the base URL it was made with)"
+    )
+    account = await _account(client, requests)
+    if account is not None:
+        bind_ledger(book, "account", account, "use the key of that account, or --ledger PATH for this one")
+    from .adopt import adopt_existing
+
+    wanted = list(loaded.items)
+    if not chosen.adopt:
+        stale = set(stale_intents(book.records(), now=time.time(), window=chosen.replay_window))
+        wanted = [spec for spec in loaded.items if spec.key in stale]
+        if wanted:
+            report(
+                "note",
+                note=f"{len(wanted)} requests sent over {chosen.replay_window:g} s ago without a recorded answer: "
+                "looking them up on the account before sending anything again",
+            )
+    if not wanted:
+        return {}
+    adopted, ambiguous = await adopt_existing(wanted, book, client, requests, report)
+    report("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
+    if not chosen.adopt:
+        records = book.records()
+        items = ItemBook(book)
+        for spec in wanted:
+            if spec.key not in adopted and spec.key not in ambiguous:
+                items.expire_key(records[spec.key])  # not on the account: sent again, under a new key
+    return {key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()}
+
+
 async def _run(loaded: Manifest, book: Ledger, url: str, api_key: str, chosen: RunSettings) -> RunResult:
     report = chosen.on_event
     for note in loaded.notes:
         report("note", note=note)
     options = chosen.options()
     async with HeyGenClient(url, api_key, max_connections=max(options.concurrency * 2, 16)) as client:
-        held: dict[str, str] = {}
-        if chosen.adopt:
-            from .adopt import adopt_existing
-
-            requests = Requester.alone(RetryPolicy(max_attempts=options.max_attempts), report)
-            adopted, ambiguous = await adopt_existing(loaded.items, book, client, requests, report)
-            report("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
-            held = {
-                key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()
-            }
+        requests = Requester.alone(RetryPolicy(max_attempts=options.max_attempts), report)
+        held = await _prepare_ledger(loaded, book, client, requests, chosen)
         the_plan = build_plan(
-            loaded.items, book.records(), recreate=chosen.recreate, only=list(chosen.only), exclude=list(chosen.exclude)
+            loaded.items,
+            book.records(),
+            recreate=chosen.recreate,
+            only=list(chosen.only),
+            exclude=list(chosen.exclude),
+            retry_failed=chosen.retry_failed,
         )
         for note in the_plan.notes:
             report("note", note=note)

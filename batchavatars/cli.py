@@ -56,18 +56,24 @@ def _user_errors() -> Iterator[None]:
         sys.exit(int(ExitCode.ITEMS_FAILED))
 
 
-def _ledger_path(manifest: Path | None, ledger: str | None) -> Path:
+def _ledger_path(manifest: Path | None, ledger: str | None, sandbox: bool = False) -> Path:
     chosen = ledger or os.environ.get("BATCHAVATARS_LEDGER")
     if chosen:
         return Path(chosen)
     if manifest is None:
         raise UsageError("which ledger? Fix: name the MANIFEST, or pass --ledger PATH (or set BATCHAVATARS_LEDGER)")
-    return default_ledger_path(manifest.resolve())
+    return default_ledger_path(manifest.resolve(), sandbox=sandbox)
 
 
-def _read_ledger(manifest: str | None, ledger: str | None) -> tuple[Path, list[Record]]:
+def _read_ledger(manifest: str | None, ledger: str | None, sandbox: bool = False) -> tuple[Path, list[Record]]:
     """The records of an existing ledger, for the commands that only read it."""
-    path = _ledger_path(Path(manifest) if manifest else None, ledger)
+    path = _ledger_path(Path(manifest) if manifest else None, ledger, sandbox)
+    if not sandbox and not path.exists() and manifest and not ledger:
+        trial = _ledger_path(Path(manifest), None, sandbox=True)
+        if trial.exists():
+            raise UsageError(
+                f"{path}: no ledger here yet, only the sandbox trial's. Fix: add --sandbox to read {trial}"
+            )
     book = Ledger(path, create=False)
     try:
         return path, list(book.records().values())
@@ -98,6 +104,9 @@ ledger_option = click.option(
 )
 only_option = click.option(
     "--only", multiple=True, metavar="KEY_OR_GLOB", help="Only these items (and the parents they need). Repeatable."
+)
+sandbox_ledger_option = click.option(
+    "--sandbox", is_flag=True, help="The ledger of `run --sandbox` trials (<manifest>.sandbox.ledger.db)."
 )
 exclude_option = click.option("--exclude", multiple=True, metavar="KEY_OR_GLOB", help="Leave these out. Repeatable.")
 
@@ -139,6 +148,8 @@ def validate(manifest: str) -> None:
 @only_option
 @exclude_option
 @click.option("--recreate", multiple=True, metavar="KEY", help="Make these again even though they exist.")
+@click.option("--retry-failed", is_flag=True, help="Plan definitive failures to be sent again.")
+@sandbox_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
 def plan(
     manifest: str,
@@ -146,6 +157,8 @@ def plan(
     only: tuple[str, ...],
     exclude: tuple[str, ...],
     recreate: tuple[str, ...],
+    retry_failed: bool,
+    sandbox: bool,
     as_json: bool,
 ) -> None:
     """What `run` would do against the ledger (create / skip / poll / retry / changed). No API calls.
@@ -157,9 +170,11 @@ def plan(
 
     with _user_errors():
         loaded = _load(manifest)
-        path = _ledger_path(loaded.path, ledger)
+        path = _ledger_path(loaded.path, ledger, sandbox)
         records = {r.key: r for r in _read_ledger(None, str(path))[1]} if path.exists() else {}
-        the_plan = build_plan(loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude))
+        the_plan = build_plan(
+            loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude), retry_failed=retry_failed
+        )
         if as_json:
             rows = [
                 {
@@ -241,6 +256,20 @@ def plan(
 @only_option
 @exclude_option
 @click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Send items that failed definitively again (each costs a credit); by default they are left failed.",
+)
+@click.option(
+    "--replay-window",
+    type=click.FloatRange(0),
+    default=23 * 3600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="HeyGen replays an Idempotency-Key for 24 h: a request older than this without a recorded answer "
+    "is looked up on the account before it is sent again.",
+)
+@click.option(
     "--adopt",
     is_flag=True,
     help="Look the items up on the account first and adopt exact matches "
@@ -289,8 +318,9 @@ def run(manifest: str, **opts: Any) -> None:
 @main.command()
 @click.argument("manifest", required=False, type=click.Path(dir_okay=False))
 @ledger_option
+@sandbox_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Counts and failed items as JSON.")
-def status(manifest: str | None, ledger: str | None, as_json: bool) -> None:
+def status(manifest: str | None, ledger: str | None, sandbox: bool, as_json: bool) -> None:
     """Counts by status, failed items with their error and fix, consent links waiting.
 
     \b
@@ -299,7 +329,7 @@ def status(manifest: str | None, ledger: str | None, as_json: bool) -> None:
     from .summary import outcome, render_records
 
     with _user_errors():
-        path, records = _read_ledger(manifest, ledger)
+        path, records = _read_ledger(manifest, ledger, sandbox)
         if as_json:
             click.echo(json.dumps({"ledger": str(path), **outcome(records)}, indent=2))
             return
@@ -311,7 +341,8 @@ def status(manifest: str | None, ledger: str | None, as_json: bool) -> None:
 @ledger_option
 @click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write (default stdout).")
-def export(manifest: str | None, ledger: str | None, fmt: str, output: str | None) -> None:
+@sandbox_ledger_option
+def export(manifest: str | None, ledger: str | None, fmt: str, output: str | None, sandbox: bool) -> None:
     """The ledger's records (look_id, group_id, status, consent_url, ...) for the tools downstream.
 
     \b
@@ -320,7 +351,7 @@ def export(manifest: str | None, ledger: str | None, fmt: str, output: str | Non
     from . import export as exporter
 
     with _user_errors():
-        _, records = _read_ledger(manifest, ledger)
+        _, records = _read_ledger(manifest, ledger, sandbox)
         if output:
             with open(output, "w", encoding="utf-8", newline="") as out:
                 n = exporter.write(records, fmt, out)

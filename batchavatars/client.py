@@ -143,6 +143,13 @@ class HeyGenClient:
             raise TransportError("GET /v3/avatars/{id}: answer is not a group")
         return group
 
+    async def get_me(self) -> dict[str, Any]:
+        """The account the key belongs to (GET /v3/users/me)."""
+        me = await self._call("GET", "/v3/users/me", route="GET /v3/users/me")
+        if not isinstance(me, dict):
+            raise TransportError("GET /v3/users/me: answer is not an object")
+        return me
+
     async def list_looks(
         self, *, group_id: str | None = None, token: str | None = None, limit: int = 50, ownership: str = "private"
     ) -> Page:

@@ -24,6 +24,7 @@ Event = Literal[
     "poll_failed",
     "item_succeeded",
     "item_failed",
+    "item_unanswered",
     "item_blocked",
     "run_stopping",
 ]

@@ -88,13 +88,15 @@ def _record(row: sqlite3.Row) -> Record:
     return Record(**{name: from_column(name, row[name]) for name in RECORD_FIELDS})  # type: ignore[arg-type]
 
 
-def default_ledger_path(manifest: Path) -> Path:
+def default_ledger_path(manifest: Path, *, sandbox: bool = False) -> Path:
+    """`<stem>.ledger.db` beside the manifest; a sandbox trial keeps its own, so its fake ids
+    never reach the real run's ledger or exports."""
     name = manifest.name
     for suffix in (".yaml", ".yml"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
-    return manifest.with_name(name + ".ledger.db")
+    return manifest.with_name(name + (".sandbox" if sandbox else "") + ".ledger.db")
 
 
 class Ledger:
@@ -164,6 +166,14 @@ class Ledger:
         for column in _ADDED_COLUMNS:
             if column not in have:
                 self._db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
+        # 0.1 called an item failed when retries ran out on a 5xx, 409 or 429 or without an answer;
+        # its key may have done the work, so it must be sent again as it was, not under a new key.
+        self._db.execute(
+            "UPDATE items SET status='unanswered', error_source='transport' "
+            "WHERE status='failed' AND idempotency_key IS NOT NULL AND (error_source='transport' "
+            "OR error_code LIKE 'http_5%' OR error_code IN ('internal_error', 'server_error', "
+            "'rate_limit_exceeded', 'request_in_progress', 'timeout', 'transport_error'))"
+        )
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _check_columns(self) -> None:

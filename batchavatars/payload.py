@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from .spec import FileRef, ItemSpec
 
-KEY_PREFIX = "ba1"  # bump if the derivation changes, so old keys can never replay into new meaning
+KEY_PREFIX = "ba2"  # bump if the derivation changes, so old keys can never replay into new meaning
 
 
-def idempotency_key(spec: ItemSpec, generation: int) -> str:
-    """Derived from the item and its spec: a retried POST replays instead of creating twice.
+def idempotency_key(spec: ItemSpec, body: Mapping[str, Any], generation: int) -> str:
+    """Derived from the whole request: a retried POST replays instead of creating twice, and a key
+    is only ever replayed for the very same request (HeyGen replays a key "even if the body differs
+    slightly"). The body names the parent's resolved look and group ids and the asset ids of local
+    files, so a look of a re-created parent, or of another manifest's parent, gets a key of its own.
 
     The generation moves on only after HeyGen definitively refused or failed an attempt, because a
     replay of that key would return the same failure for 24 hours.
     """
-    return f"{KEY_PREFIX}.{spec.key}.{spec.spec_hash[:16]}.g{generation}"
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"{KEY_PREFIX}.{spec.key}.{digest[:24]}.g{generation}"
 
 
 def consent_key(spec: ItemSpec, generation: int) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .records import Record
+from .records import SENT, ErrorSource, Record, Status
 from .spec import ItemSpec
 
 Action = Literal["create", "retry", "poll", "skip", "changed"]
@@ -60,11 +60,11 @@ def need_of(spec: ItemSpec) -> Need | None:
     return "look" if spec.kind == "look" else "group"
 
 
-def action_for(spec: ItemSpec, record: Record | None, recreate: bool) -> tuple[Action, str]:
-    if record is None or record.status == "pending":
+def action_for(spec: ItemSpec, record: Record | None, recreate: bool, retry_failed: bool = False) -> tuple[Action, str]:
+    if record is None or record.status == Status.PENDING:
         return "create", "not made yet"
     changed = record.spec_hash != spec.spec_hash
-    made = record.look_id is not None or record.status == "creating"
+    made = record.look_id is not None or record.status in SENT
     if changed and made:
         if recreate:
             return "create", "spec changed; --recreate asked for a new one"
@@ -75,11 +75,22 @@ def action_for(spec: ItemSpec, record: Record | None, recreate: bool) -> tuple[A
         return "skip", "already succeeded"
     if record.status in ("training", "awaiting_consent"):
         return "poll", f"{record.status.replace('_', ' ')} on HeyGen's side"
-    if record.status == "creating":
-        return "retry", "a request was sent and its answer not recorded; same Idempotency-Key"
-    if record.status == "failed":
-        return "retry", f"failed before ({record.error_code or 'error'})"
+    if record.status in SENT:
+        return "retry", "sent without a definitive answer; the same request again (same Idempotency-Key)"
+    if record.status == Status.FAILED:
+        return _after_failure(record, changed=changed, retry_failed=retry_failed or recreate)
     return "create", f"was {record.status}"
+
+
+def _after_failure(record: Record, *, changed: bool, retry_failed: bool) -> tuple[Action, str]:
+    """A definitive failure costs a credit each time it is tried: tried again only when the item
+    changed or the user asks. Failures that never reached HeyGen are simply retried."""
+    code = record.error_code or "error"
+    if record.error_source != ErrorSource.HEYGEN or changed:
+        return "retry", f"failed before ({code})" + ("; changed since" if changed else "")
+    if retry_failed:
+        return "retry", f"failed before ({code}); --retry-failed asked for one more try"
+    return "skip", f"failed definitively ({code}); not sent again unless changed or --retry-failed"
 
 
 def select(items: Iterable[ItemSpec], only: list[str], exclude: list[str]) -> tuple[list[ItemSpec], list[str]]:
@@ -110,6 +121,7 @@ def build_plan(
     recreate: Iterable[str] = (),
     only: list[str] | None = None,
     exclude: list[str] | None = None,
+    retry_failed: bool = False,
 ) -> Plan:
     selected, notes = select(items, only or [], exclude or [])
     recreate_set = set(recreate)
@@ -117,7 +129,7 @@ def build_plan(
     children: dict[str, list[str]] = {s.key: [] for s in selected}
     for spec in selected:
         record = records.get(spec.key)
-        action, reason = action_for(spec, record, spec.key in recreate_set)
+        action, reason = action_for(spec, record, spec.key in recreate_set, retry_failed)
         steps[spec.key] = Step(spec, action, reason, record.status if record else "new", need_of(spec))
         if spec.parent is not None and spec.parent in children:
             children[spec.parent].append(spec.key)

@@ -131,10 +131,11 @@ async def test_resume_after_a_kill_between_post_and_answer_reuses_the_key(tmp_pa
     from batchavatars.records import Record
 
     spec = avatar("ava")
-    key = idempotency_key(spec, 0)
+    body = create_body(spec, parent_look_id=None, parent_group_id=None, assets={})
+    key = idempotency_key(spec, body, 0)
     with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
         async with HeyGenClient(sb.url, "k") as client:  # the earlier run's POST, answer never recorded
-            await client.create_avatar(create_body(spec, parent_look_id=None, parent_group_id=None, assets={}), key)
+            await client.create_avatar(body, key)
         book = Ledger(tmp_path / "l.db")
         book.put(
             Record(

@@ -61,6 +61,28 @@ class ItemBook:
     def fail(self, record: Record, code: str, message: str, source: ErrorSource) -> Record:
         return self._move(record, Event.FAIL, error_code=code, error_message=message, error_source=source)
 
+    def no_answer(self, record: Record, code: str, message: str) -> Record:
+        """Retries ran out without a definitive answer: the key stays, the next run sends it again."""
+        return self._move(
+            record,
+            Event.NO_ANSWER,
+            error_code=code,
+            error_message=f"{message} (no definitive answer: the next run sends the same request again)",
+            error_source=ErrorSource.TRANSPORT,
+        )
+
+    def expire_key(self, record: Record) -> Record:
+        """The key is older than HeyGen's replay window and the account has no such item: a replay
+        would now create again, so the next attempt takes a new key on purpose."""
+        return self._move(
+            record,
+            Event.RESET,
+            generation=record.generation + 1,
+            idempotency_key=None,
+            sent_at=None,
+            **_NO_ERROR,
+        )
+
     def block(self, record: Record, why: str) -> Record:
         return self._move(
             record, Event.BLOCK, error_code="parent_failed", error_message=why, error_source=ErrorSource.BLOCKED

@@ -115,6 +115,9 @@ class Scheduler:
                 self.start_watching(node)
             else:
                 node.phase = phase
+        for node in self.nodes.values():
+            if node.phase == Phase.DONE and node.record.status == Status.FAILED:
+                self.block_descendants(node, "failed")
         for key, why in self._held.items():
             if key in self.nodes and self.nodes[key].phase == Phase.WAITING:
                 self.fail(self.nodes[key], "adopt_ambiguous", why, ErrorSource.LOCAL)
@@ -192,6 +195,8 @@ class Scheduler:
             self.finished.set()
             self.notify()
             return
+        if not self.poller.cycles:
+            return  # look once at what is outstanding (even with --no-wait) before deciding
         now = anyio.current_time()
         if self.idle_since is None:
             self.idle_since = now
@@ -286,8 +291,18 @@ class Scheduler:
             error_message=message,
             source=source.value,
         )
-        # Dependents not yet sent can never be: blocked, naming the parent.
-        for child, why in list(self.graph.blocked_by(node)):
+        self.block_descendants(node, "failed")
+
+    def no_answer(self, node: Node, code: str, message: str) -> None:
+        """Sent, but no definitive answer came back: resumable with the same key, never re-keyed."""
+        rec = self.book.no_answer(node.record, code, message)
+        node.phase = Phase.DONE
+        self.report("item_unanswered", key=node.key, attempt=rec.attempts, error_code=code, error_message=message)
+        self.block_descendants(node, "has no answer yet")
+
+    def block_descendants(self, node: Node, state: str) -> None:
+        """Dependents not yet sent cannot be this run: blocked, naming the parent."""
+        for child, why in list(self.graph.blocked_by(node, state)):
             self.book.block(child.record, why)
             child.phase = Phase.DONE
             self.report("item_blocked", key=child.key, parent=child.spec.parent)
@@ -326,7 +341,7 @@ def exit_code_for(stopped: StopReason | None, records: list[Record]) -> ExitCode
         return ExitCode.INTERRUPTED
     if stopped is StopReason.AUTH:
         return ExitCode.AUTH
-    if any(rec.status in (Status.FAILED, Status.BLOCKED) for rec in records):
+    if any(rec.status in (Status.FAILED, Status.BLOCKED, Status.UNANSWERED) for rec in records):
         return ExitCode.ITEMS_FAILED
     if any(rec.status not in TERMINAL for rec in records):
         return ExitCode.WAITING

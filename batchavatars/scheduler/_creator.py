@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..client import Created
 from ..meter import Slot
 from ..payload import consent_key, create_body, idempotency_key
-from ..records import ErrorSource, Status
+from ..records import SENT, ErrorSource, Status
 from ._graph import Node
 from ._requester import Abandoned, ItemFailed
 
@@ -27,17 +27,27 @@ class Creator:
         self.creations = 0
         self.consent_requests = 0
         self._consent_asked: set[str] = set()
+        self._fresh: set[str] = set()  # items whose key is being sent for the first time
 
     async def create(self, node: Node) -> None:
         run = self._run
         try:
             async with run.gate.admit() as slot:  # answered or given up: `started()` takes over if it trains
                 if run.stopping:
-                    raise Abandoned
+                    raise Abandoned(sent=False)
                 created = await self._submit(node, slot)
         except ItemFailed as failure:
-            run.fail(node, failure.code, failure.message, failure.source)
+            if failure.source is ErrorSource.TRANSPORT and node.record.status == Status.CREATING:
+                run.no_answer(node, failure.code, failure.message)
+            else:
+                run.fail(node, failure.code, failure.message, failure.source)
             return
+        except Abandoned as stopped:
+            if not stopped.sent and node.key in self._fresh and node.record.status == Status.CREATING:
+                run.book.unsend(node.record)  # this key never left: as if never tried (e.g. after a 402)
+            raise
+        finally:
+            self._fresh.discard(node.key)
         self.creations += 1
         look, group = created.look, created.group
         status = look.get("status")
@@ -74,7 +84,11 @@ class Creator:
             parent_group_id=parent.record.group_id if parent else None,
             assets=assets,
         )
-        key = rec.idempotency_key or idempotency_key(spec, rec.generation)
+        if rec.status in SENT and rec.idempotency_key:
+            key = rec.idempotency_key  # may have reached HeyGen: the same request again, never a new key
+        else:
+            key = idempotency_key(spec, body, rec.generation)
+            self._fresh.add(node.key)
         run.book.submit(rec, key)
         run.report("item_submitting", key=spec.key, attempt=rec.attempts)
         return await run.requests.call(

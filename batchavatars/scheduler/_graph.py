@@ -73,7 +73,7 @@ class Graph:
             if self.ready_to_start(child):
                 yield child
 
-    def blocked_by(self, root: Node) -> Iterator[tuple[Node, str]]:
+    def blocked_by(self, root: Node, state: str = "failed") -> Iterator[tuple[Node, str]]:
         """Descendants of a failed `root` that were not sent and now never can be, each with why.
         A `group:` child whose parent's group exists already is not blocked: it needs nothing more."""
         stack = [(root.key, c) for c in self.plan.children.get(root.key, ())]
@@ -83,9 +83,9 @@ class Graph:
             if child.phase != Phase.WAITING or (child.step.need == "group" and self.ready_to_start(child)):
                 continue
             if parent_key == root.key:
-                why = f"parent {root.key} failed"
+                why = f"parent {root.key} {state}"
             else:
-                why = f"parent {parent_key} is blocked: {root.key} failed"
+                why = f"parent {parent_key} is blocked: {root.key} {state}"
             yield child, why
             stack.extend((key, c) for c in self.plan.children.get(key, ()))
 

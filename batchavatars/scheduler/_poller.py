@@ -29,6 +29,7 @@ class Poller:
         self._timing = PollTiming(run.options.poll_min, run.options.poll_max)
         self._soon = False
         self._scan_pages = 1
+        self.cycles = 0  # a run decides nothing about watched items before it has looked once
 
     def soon(self) -> None:
         """Something new is watched: poll again at the minimum interval."""
@@ -48,13 +49,14 @@ class Poller:
             deadline = None
             if run.idle_since is not None and not options.no_wait:
                 deadline = run.idle_since + options.wait_timeout
-            due = self._timing.due(last, interval, expected, deadline)
+            due = self._timing.due(last, interval, expected, deadline) if self.cycles else last
             with anyio.move_on_after(max(0.0, due - anyio.current_time())):
                 await run.finished.wait()
             if run.finished.is_set():
                 return
             last = anyio.current_time()
             changed = await self.cycle()
+            self.cycles += 1
             interval = self._timing.next_interval(interval, changed=changed or self._soon)
             self._soon = False
             run.check_done()

@@ -8,10 +8,12 @@ taken only when a replay of the old one would return a stale or failed answer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from ..plan import Step
-from ..records import ErrorSource, Record, Status
+from ..records import SENT, ErrorSource, Record, Status
 from ._state import Phase
 
 
@@ -35,9 +37,6 @@ def reset_changes(step: Step, record: Record, *, recreate: bool) -> dict[str, An
     spec = step.spec
     fresh = record.spec_hash != spec.spec_hash or recreate
     definitive = record.status == Status.FAILED and record.error_source == ErrorSource.HEYGEN
-    keep_key = record.status in (Status.CREATING, Status.UNANSWERED) or (
-        record.status == Status.FAILED and record.error_source == ErrorSource.TRANSPORT
-    )
     changes: dict[str, Any] = dict(
         kind=spec.kind,
         type=spec.type,
@@ -62,9 +61,23 @@ def reset_changes(step: Step, record: Record, *, recreate: bool) -> dict[str, An
             preview_image_url=None,
             status=Status.PENDING,
         )
-    elif not keep_key:
-        changes.update(status=Status.PENDING)
+    elif record.status not in SENT:
+        changes.update(status=Status.PENDING)  # never reached HeyGen (or was blocked): start again
     return changes
+
+
+def stale_intents(records: Mapping[str, Record], *, now: float, window: float) -> list[str]:
+    """Keys sent longer ago than `window` (seconds, epoch `now`) whose answer was never recorded.
+    HeyGen replays a key for 24 hours only: these must be looked up on the account before anything
+    is sent again, or the replay would create a second avatar."""
+    stale = []
+    for record in records.values():
+        if record.status not in SENT or record.look_id:
+            continue
+        sent = record.sent_at or record.updated_at  # a 0.1 ledger has no sent_at: its last update
+        if sent and now - datetime.fromisoformat(sent).timestamp() >= window:
+            stale.append(record.key)
+    return stale
 
 
 def starting_phase(step: Step, record: Record) -> Phase:
@@ -72,6 +85,8 @@ def starting_phase(step: Step, record: Record) -> Phase:
     since made, not ours to touch (its dependents wait); WAITING: to be created."""
     if step.action in ("skip", "changed") and record.status == Status.SUCCEEDED:
         return Phase.DONE
+    if step.action == "skip" and record.status == Status.FAILED:
+        return Phase.DONE  # a definitive failure, not tried again: its dependents are blocked
     if record.status in (Status.TRAINING, Status.AWAITING_CONSENT) and record.look_id:
         return Phase.WATCH
     if step.action == "changed":

@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar
 
 import anyio
 
-from ..apierrors import ApiError, HttpError, TransportError
+from ..apierrors import ApiError, HttpError, InProgress, RateLimited, ServerError, TransportError
 from ..events import Reporter
 from ..meter import Meter, Slot, TrainingGate, Unlimited
 from ..records import ErrorSource, StopReason
@@ -32,7 +32,12 @@ class ItemFailed(Exception):
 
 
 class Abandoned(Exception):
-    """The run is stopping: leave the item as the ledger has it (resumable)."""
+    """The run is stopping: leave the item as the ledger has it (resumable). `sent`: whether
+    this request left at least once (its answer then may have been lost)."""
+
+    def __init__(self, *, sent: bool = True) -> None:
+        super().__init__("the run is stopping")
+        self.sent = sent
 
 
 class Control(Protocol):
@@ -95,7 +100,7 @@ class Requester:
             attempt += 1
             await self.meter.acquire(background=background)
             if self._control.stopping and slot is not None:
-                raise Abandoned  # stopped while waiting for a turn: the POST never leaves
+                raise Abandoned(sent=attempt > 1)  # stopped while waiting for a turn: this POST never leaves
             try:
                 result = await fn()
             except ApiError as error:
@@ -142,6 +147,10 @@ class Requester:
 
 
 def failure_of(error: ApiError) -> ItemFailed:
+    """Only a definitive answer is HeyGen's word: a 5xx, a 409 in progress or a 429 may have
+    done the work (or not), like a lost answer, so the same key must be sent again."""
+    if isinstance(error, ServerError | InProgress | RateLimited):
+        return ItemFailed(error.code, error.message, ErrorSource.TRANSPORT)
     if isinstance(error, HttpError):
         return ItemFailed(error.code, error.message, ErrorSource.HEYGEN)
     if isinstance(error, TransportError):
