@@ -36,13 +36,14 @@ Readings where HeyGen's sources disagree (shared/heygen-v3-avatars.md, last sect
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._routes import V3_ROUTES
 
-__all__ = ["V3_ROUTES", "SandboxConfig", "describe_error"]
+__all__ = ["V3_ROUTES", "SandboxConfig", "describe_error", "parse_setting"]
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[float, Field(ge=0.0)]
@@ -127,19 +128,32 @@ class SandboxConfig(BaseModel):
         return SandboxConfig.model_validate({**self.model_dump(), **changes})
 
 
-def describe_error(exc: ValueError) -> str:
-    """One line naming each bad field, its problem and the value given."""
+def describe_error(exc: ValueError, names: dict[str, str] | None = None) -> str:
+    """One line naming each bad field (as `names` calls it, e.g. a CLI option), its problem and the value given."""
     if not isinstance(exc, ValidationError):
         return str(exc)
     parts = []
     for error in exc.errors():
         field = ".".join(str(x) for x in error["loc"]) or "config"
+        field = (names or {}).get(field, field)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             parts.append(f"{field}: no such config field")
         else:
             parts.append(f"{field}: {message}, got {error.get('input')!r}")
     return "; ".join(parts)
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """`FIELD=VALUE` from a command line: VALUE is read as JSON (numbers, null, lists), else kept as text."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"--set {text!r} is not FIELD=VALUE")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name.strip(), value
 
 
 def _is_loopback(host: str) -> bool:
