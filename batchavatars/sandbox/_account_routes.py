@@ -89,8 +89,9 @@ def _billing(kind: str, credits: int | None) -> dict[str, Any]:
 
 
 def initials(name: str) -> str:
-    words = [w for w in name.replace(",", " ").split() if w[:1].isalnum()]
-    return "".join(w[0] for w in words[:2]).upper() or "?"
+    """The first letter or digit of the name's first two words that have one."""
+    firsts = [next(ch for ch in word if ch.isalnum()) for word in name.split() if any(ch.isalnum() for ch in word)]
+    return "".join(firsts[:2]).upper() or "?"
 
 
 def preview_svg(look_id: str, name: str) -> bytes:
