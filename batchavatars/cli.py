@@ -361,34 +361,83 @@ def export(manifest: str | None, ledger: str | None, fmt: str, output: str | Non
 
 
 @main.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
-@click.option("--training-seconds", type=float, default=5.0, show_default=True)
+@click.option("--port", default="8765", show_default=True, metavar="PORT", help="0: any free port.")
+@click.option("--training-seconds", default="5", show_default=True, metavar="SECONDS")
 @click.option(
     "--consent-seconds",
-    type=float,
-    default=10.0,
+    default="10",
     show_default=True,
-    help="Seconds from a consent request to its approval.",
+    metavar="SECONDS",
+    help="Seconds from a consent request to its approval (null: never).",
 )
-@click.option("--rate-limit", type=float, default=20.0, show_default=True, help="Requests per second (0: none).")
-def sandbox(port: int, training_seconds: float, consent_seconds: float, rate_limit: float) -> None:
+@click.option("--rate-limit", default="20", show_default=True, metavar="N", help="Requests per second (0: none).")
+@click.option(
+    "--consent-signal",
+    default="look",
+    show_default=True,
+    metavar="look|group|both",
+    help="Where a digital twin's consent wait shows: its look, its group, or both.",
+)
+@click.option(
+    "--list-status",
+    default="always",
+    show_default=True,
+    metavar="always|omit",
+    help="omit: rows of GET /v3/avatars/looks carry no status.",
+)
+@click.option(
+    "--not-found-code",
+    default="not_found",
+    show_default=True,
+    metavar="CODE",
+    help="The code of every 404: not_found, avatar_not_found or resource_not_found.",
+)
+@click.option(
+    "--asset-processing-seconds",
+    default="0",
+    show_default=True,
+    metavar="SECONDS",
+    help="How long an uploaded asset is processing before it can be used.",
+)
+@click.option(
+    "--complete-conflicts",
+    default="0",
+    show_default=True,
+    metavar="N",
+    help="The first N /complete calls per asset answer 409 (uploaded object not found yet).",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Any other sandbox setting, VALUE as JSON (e.g. foreign_groups='[\"group_x\"]'). Repeatable.",
+)
+def sandbox(settings: tuple[str, ...], **options: str) -> None:
     """Serve the HeyGen v3 simulator on loopback for other tools; prints its URL. Ctrl-C stops it.
+
+    Settings can also change while it runs: POST {url}/_sandbox/config with a JSON object.
 
     \b
     Example:
-      batchavatars sandbox --port 8765 &
+      batchavatars sandbox --port 8765 --consent-signal group &
       HEYGEN_API_KEY=test batchavatars run manifests/example.yaml --base-url http://127.0.0.1:8765
     """
     import time
 
     from .sandbox import SandboxConfig, serve
+    from .sandbox.config import describe_error, parse_setting
 
-    config = SandboxConfig(
-        port=port,
-        training_seconds=training_seconds,
-        consent_approval_seconds=consent_seconds,
-        rate_limit=rate_limit or None,
-    )
+    fields = {"consent_seconds": "consent_approval_seconds"}  # option -> config field, where they differ
+    names = {fields.get(opt, opt): "--" + opt.replace("_", "-") for opt in options}
+    try:
+        values = dict(parse_setting(f"{fields.get(opt, opt)}={raw}") for opt, raw in options.items())
+        values.update(parse_setting(text) for text in settings)
+        values["rate_limit"] = values["rate_limit"] or None
+        config = SandboxConfig(**values)
+    except ValueError as exc:
+        _fail(UsageError(f"bad sandbox setting: {describe_error(exc, names)}. Fix: see batchavatars sandbox --help"))
+        return
     try:
         with serve(config) as handle:
             click.echo(handle.url, nl=True)
@@ -398,7 +447,7 @@ def sandbox(port: int, training_seconds: float, consent_seconds: float, rate_lim
     except KeyboardInterrupt:
         sys.exit(0)
     except OSError as exc:
-        _fail(UsageError(f"cannot serve on port {port} ({exc.strerror}). Fix: pick another --port"))
+        _fail(UsageError(f"cannot serve on port {config.port} ({exc.strerror}). Fix: pick another --port"))
 
 
 @main.command()

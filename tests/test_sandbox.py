@@ -79,12 +79,14 @@ def test_each_type_creates_a_look_and_a_group_with_the_documented_fields() -> No
                 "error",
                 "preview_image_url",
                 "supported_api_engines",
+                "default_voice_id",
+                "preferred_orientation",
                 "tags",
             }
             assert set(group) == {"id", "name", "looks_count", "created_at", "consent_status", "status", "error"}
             assert look["id"].startswith("look_") and group["id"].startswith("group_")
             assert look["group_id"] == group["id"] and look["name"] == body["name"] == group["name"]
-            assert look["preview_image_url"].startswith("https://") and look["tags"] == []
+            assert look["preview_image_url"] == f"{sb.url}/_sandbox/previews/{look['id']}.svg" and look["tags"] == []
             assert look["supported_api_engines"] and look["error"] is None and group["error"] is None
             assert group["looks_count"] == 1 and isinstance(group["created_at"], int)
             assert abs(group["created_at"] - time.time()) < 60
@@ -604,12 +606,12 @@ def test_multipart_upload_records_its_digest_and_the_asset_is_usable() -> None:
     assert stats["uploads"]["by_sha256"][hashlib.sha256(data).hexdigest()] == 1
 
 
-def test_multipart_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("batchavatars.sandbox.app.MULTIPART_MAX_BYTES", 1000)
+def test_multipart_takes_only_files_below_32_000_000_bytes() -> None:
+    # "At most 32 MB" read the strict way: decimal megabytes, and 32,000,000 itself is refused.
     with sandbox() as (sb, client):
-        error = error_of(multipart(client, "big.mp4", b"x" * 1001, "video/mp4"), 400, "invalid_parameter")
-        assert "32 MB" in error["message"]
-        assert multipart(client, "ok.mp4", b"x" * 1000, "video/mp4").status_code == 200
+        error = error_of(multipart(client, "big.mp4", b"x" * 32_000_000, "video/mp4"), 400, "invalid_parameter")
+        assert "32 MB" in error["message"] and error["param"] == "file"
+        assert multipart(client, "ok.mp4", b"x" * 31_999_999, "video/mp4").status_code == 200
 
 
 def test_direct_upload_flow_with_verbatim_headers_and_checksums() -> None:
@@ -629,7 +631,7 @@ def test_direct_upload_flow_with_verbatim_headers_and_checksums() -> None:
         assert ticket["expires_in_seconds"] > 0 and ticket["max_bytes"] >= len(data)
         asset_id = ticket["asset_id"]
         unusable = create(client, {**TWIN, "file": {"type": "asset_id", "asset_id": asset_id}})
-        error_of(unusable, 400, "invalid_parameter")
+        assert error_of(unusable, 400, "asset_not_available")["param"] == "file.asset_id"
         error_of(client.post(f"/v3/assets/{asset_id}/complete", json={}), 400, "invalid_parameter")
 
         with httpx.Client(trust_env=False) as storage:  # no API key: the URL is pre-signed

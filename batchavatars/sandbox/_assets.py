@@ -1,14 +1,18 @@
-"""Uploaded assets. Only sizes and SHA-256 digests are kept: bytes are hashed and dropped."""
+"""Uploaded assets. Only sizes and SHA-256 digests are kept: bytes are hashed and dropped.
+
+An asset's status is derived on read: `pending_upload` until a multipart upload or a direct
+upload's `/complete`, then `processing` for the account's `asset_processing_seconds`, then
+`completed`.
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-MULTIPART_MAX_BYTES = 32 * 1024 * 1024
-DIRECT_MAX_BYTES = 5 * 1024**3  # the doc gives no figure for direct uploads; 5 GiB covers twin footage
-DIRECT_EXPIRES_SECONDS = 3600
+# "At most 32 MB", read the strict way: decimal megabytes, and only files below it are taken.
+MULTIPART_LIMIT_BYTES = 32_000_000
 ASSET_URL = "https://sandbox.heygen.local/assets/{id}"
 
 _EXTENSIONS = {
@@ -56,7 +60,7 @@ class Asset:
     id: str
     mime_type: str
     filename: str
-    status: Literal["pending_upload", "completed"]
+    ready_at: float | None = None  # None: not uploaded (or completed) yet
     size_bytes: int | None = None  # of the bytes actually received
     sha256: str | None = None
     # Direct uploads only:
@@ -65,14 +69,31 @@ class Asset:
     declared_sha256: str | None = None
     signature: str | None = None
     expires_at: float | None = None
+    max_bytes: int | None = None  # the ticket's cap
+    complete_calls: int = 0
+
+    @property
+    def finished(self) -> bool:
+        """Uploaded and completed (maybe still processing): no more bytes are taken."""
+        return self.ready_at is not None
+
+    def status(self, now: float) -> str:
+        if self.ready_at is None:
+            return "pending_upload"
+        return "processing" if now < self.ready_at else "completed"
 
     def to_json(self) -> dict[str, Any]:
+        """The upload answer's shape."""
         return {
             "asset_id": self.id,
             "url": ASSET_URL.format(id=self.id),
             "mime_type": self.mime_type,
             "size_bytes": self.size_bytes if self.size_bytes is not None else self.declared_size,
         }
+
+    def status_json(self, now: float) -> dict[str, Any]:
+        """GET /v3/assets/{id}'s shape."""
+        return {**self.to_json(), "filename": self.filename, "status": self.status(now)}
 
 
 class AssetStore:
@@ -83,23 +104,31 @@ class AssetStore:
     def get(self, asset_id: str) -> Asset | None:
         return self._assets.get(asset_id)
 
-    def add_uploaded(self, mime_type: str, filename: str, size: int, sha256: str) -> Asset:
-        asset = Asset(_new_id(), mime_type, filename, "completed", size_bytes=size, sha256=sha256)
+    def add_uploaded(self, mime_type: str, filename: str, size: int, sha256: str, ready_at: float) -> Asset:
+        asset = Asset(_new_id(), mime_type, filename, ready_at, size_bytes=size, sha256=sha256)
         return self._add(asset)
 
     def add_direct(
-        self, mime_type: str, filename: str, content_type: str, size: int, sha256: str | None, now: float
+        self,
+        mime_type: str,
+        filename: str,
+        content_type: str,
+        size: int,
+        sha256: str | None,
+        *,
+        expires_at: float,
+        max_bytes: int,
     ) -> Asset:
         asset = Asset(
             _new_id(),
             mime_type,
             filename,
-            "pending_upload",
             content_type=content_type,
             declared_size=size,
             declared_sha256=sha256,
             signature=secrets.token_urlsafe(24),
-            expires_at=now + DIRECT_EXPIRES_SECONDS,
+            expires_at=expires_at,
+            max_bytes=max_bytes,
         )
         return self._add(asset)
 

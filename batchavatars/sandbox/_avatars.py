@@ -5,33 +5,40 @@ approval, training window), so 100,000 looks cost no timers and no background wo
 
 Rules where the doc is silent:
 - A look is `processing` during its training window and then `completed`, or `failed` if it
-  was fated to fail at creation. A digital-twin look is `pending_consent` until its group's
-  consent is approved; its window starts at max(creation, approval).
+  was fated to fail at creation. A digital-twin look created while the account's
+  `consent_signal` is "look" or "both" is *gated*: `pending_consent` until its group's consent
+  is approved, its window starting at max(creation, approval). Other looks train at once.
 - A group is `pending_consent` while it is a digital-twin group whose consent is not yet
   approved; else `processing` while any of its looks trains; else `failed` if every look
   failed; else `completed` (at least one usable look).
-- `consent_status`: null (photo/prompt groups, or twin groups before any consent request),
-  "pending" once requested, "approved" once approved.
+- `consent_status`: null for photo/prompt groups; for twin groups "approved" once approved,
+  else "pending" once requested (or from creation when `consent_signal` is "group"/"both"),
+  else null.
 - Consent is approved `consent_approval_seconds` after the group's FIRST consent request,
   read from the live config: a later request never moves it, but changing the setting at
   runtime re-times every approval not yet reached (None: never approved).
+- `preferred_orientation` and a photo look's `default_voice_id` are picked from the look id's
+  CRC-32, so they are stable for a look; a twin speaks with its group's cloned voice.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._training import TrainingTracker, Window
 from ._validate import CreateSpec
 
-PREVIEW_URL = "https://sandbox.heygen.local/previews/{id}.png"
+PREVIEW_PATH = "/_sandbox/previews/{id}.svg"  # served by the sandbox itself, so it works offline
 CONSENT_URL = "https://sandbox.heygen.local/consent/{token}"
 ENGINES = ("avatar_iv",)
 TRAINING_ERROR = {"code": "training_failed", "message": "training failed: the source media could not be used"}
 GROUP_ERROR = {"code": "training_failed", "message": "every look in this group failed training"}
+ORIENTATIONS = ("landscape", "portrait", "square")
+STOCK_VOICES = ("voice_en_us_anna", "voice_en_us_ben", "voice_en_gb_clara", "voice_en_au_dev")
 
 
 @dataclass(slots=True, eq=False)
@@ -49,12 +56,12 @@ class Group:
     approved_at: float | None = None  # None: not (yet) known
     deleted: bool = False
 
-    def consent_status(self, now: float) -> str | None:
+    def consent_status(self, now: float, signal: str) -> str | None:
         if not self.is_twin:
             return None
         if self.approved_at is not None and now >= self.approved_at:
             return "approved"
-        return "pending" if self.consent_requested_at is not None else None
+        return "pending" if self.consent_requested_at is not None or signal != "look" else None
 
     def status(self, now: float) -> str:
         if self.is_twin and (self.approved_at is None or now < self.approved_at):
@@ -65,14 +72,14 @@ class Group:
             return "failed"
         return "completed"
 
-    def to_json(self, now: float) -> dict[str, Any]:
+    def to_json(self, now: float, signal: str) -> dict[str, Any]:
         status = self.status(now)
         return {
             "id": self.id,
             "name": self.name,
             "looks_count": self.alive,
             "created_at": self.created_unix,
-            "consent_status": self.consent_status(now),
+            "consent_status": self.consent_status(now, signal),
             "status": status,
             "error": GROUP_ERROR if status == "failed" else None,
         }
@@ -88,19 +95,23 @@ class Look:
     created_at: float
     duration: float
     doomed: bool
+    gated: bool  # trains only once its group's consent is approved
     window: Window | None = None
     deleted: bool = False
 
     def status(self, now: float) -> str:
         window = self.window
-        if window is None or now < window.start:  # only twin looks wait for their start
+        if window is None or now < window.start:  # only gated looks wait for their start
             return "pending_consent"
         if now < window.end:
             return "processing"
         return "failed" if self.doomed else "completed"
 
-    def to_json(self, now: float) -> dict[str, Any]:
+    def to_json(self, now: float, base_url: str) -> dict[str, Any]:
+        """`base_url`: the sandbox's own, as the client reached it (for the preview image)."""
         status = self.status(now)
+        pick = zlib.crc32(self.id.encode())
+        voice = f"voice_clone_{self.group.id.removeprefix('group_')}" if self.kind == "digital_twin" else None
         return {
             "id": self.id,
             "name": self.name,
@@ -108,8 +119,10 @@ class Look:
             "group_id": self.group.id,
             "status": status,
             "error": TRAINING_ERROR if status == "failed" else None,
-            "preview_image_url": PREVIEW_URL.format(id=self.id),
+            "preview_image_url": base_url.rstrip("/") + PREVIEW_PATH.format(id=self.id),
             "supported_api_engines": list(ENGINES),
+            "default_voice_id": voice or STOCK_VOICES[pick % len(STOCK_VOICES)],
+            "preferred_orientation": ORIENTATIONS[pick % len(ORIENTATIONS)],
             "tags": [],
         }
 
@@ -127,6 +140,9 @@ class AvatarStore:
         self.created_looks = 0
         self.created_groups = 0
         self.consent_requests: dict[str, int] = {}
+        self.renamed = 0
+        self.deleted_looks = 0
+        self.deleted_groups = 0
         self._awaiting_approval: set[Group] = set()
 
     def look(self, look_id: str) -> Look | None:
@@ -135,7 +151,10 @@ class AvatarStore:
     def group(self, group_id: str) -> Group | None:
         return self._groups.get(group_id)
 
-    def create(self, spec: CreateSpec, group: Group | None, *, duration: float, doomed: bool, now: float) -> Look:
+    def create(
+        self, spec: CreateSpec, group: Group | None, *, duration: float, doomed: bool, gate: bool, now: float
+    ) -> Look:
+        """`gate`: a digital-twin look waits for its group's consent before it trains."""
         if group is None:
             group = Group(
                 id=f"group_{secrets.token_hex(8)}",
@@ -155,6 +174,7 @@ class AvatarStore:
             created_at=now,
             duration=duration,
             doomed=doomed,
+            gated=gate and spec.kind == "digital_twin",
         )
         group.looks.append(look)
         group.alive += 1
@@ -163,7 +183,7 @@ class AvatarStore:
         self.looks_by_type.setdefault(look.avatar_type, []).append(look)
         self._looks[look.id] = look
         self.created_looks += 1
-        if spec.kind != "digital_twin":
+        if not look.gated:
             self._schedule(look, now)
         elif group.approved_at is not None:
             self._schedule(look, max(now, group.approved_at))
@@ -209,7 +229,7 @@ class AvatarStore:
             return
         group.approved_at = approved_at
         for look in group.looks:  # O(looks in group), once per consent timing
-            if look.deleted or look.kind != "digital_twin":
+            if look.deleted or not look.gated:
                 continue
             if look.window is not None:
                 self.training.cancel(look.window)
@@ -222,6 +242,10 @@ class AvatarStore:
         group.max_end = max(
             (x.window.end for x in group.looks if not x.deleted and x.window is not None), default=float("-inf")
         )
+
+    def rename(self, look: Look, name: str) -> None:
+        look.name = name
+        self.renamed += 1
 
     def delete_look(self, look: Look) -> bool:
         """Delete a look; True if that also deleted its (now empty) group."""
@@ -240,6 +264,7 @@ class AvatarStore:
         self._drop_group(group)
 
     def _drop(self, look: Look) -> None:
+        self.deleted_looks += 1
         look.deleted = True
         del self._looks[look.id]
         if look.window is not None:
@@ -248,6 +273,7 @@ class AvatarStore:
         look.group.doomed -= look.doomed
 
     def _drop_group(self, group: Group) -> None:
+        self.deleted_groups += 1
         group.deleted = True
         del self._groups[group.id]
         self._awaiting_approval.discard(group)

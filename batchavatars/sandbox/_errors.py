@@ -54,3 +54,13 @@ def missing(param: str) -> ApiFailure:
 
 def not_found(what: str, ident: str, param: str | None = None) -> ApiFailure:
     return ApiFailure(404, "not_found", f"{what} {ident!r} not found", param)
+
+
+def access_denied(what: str, ident: str, param: str) -> ApiFailure:
+    """The resource exists but belongs to another account: fail that item, not the run."""
+    return ApiFailure(403, "resource_access_denied", f"{what} {ident!r} belongs to another account", param)
+
+
+def not_available(asset_id: str, status: str, param: str) -> ApiFailure:
+    message = f"asset {asset_id!r} is not ready (status {status}): wait until GET /v3/assets/{asset_id} says completed"
+    return ApiFailure(400, "asset_not_available", message, param)

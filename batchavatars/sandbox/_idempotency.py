@@ -1,6 +1,8 @@
 """Idempotency-Key bookkeeping: what was answered under a key, and which keys are in flight.
 
 Scope is (method, path, key): the same key on another route or resource is independent.
+A recorded answer replays for the replay window (read when looked up, so shrinking the
+setting ages every entry at once); after it the key acts as new.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-TTL_SECONDS = 24 * 3600
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_:.-]{1,255}")
 
 Scope = tuple[str, str, str]
@@ -20,7 +21,7 @@ class Recorded:
     status: int
     body: bytes
     media_type: str
-    expires_at: float
+    recorded_at: float
 
 
 class InFlight:
@@ -33,10 +34,10 @@ IN_FLIGHT = InFlight()
 class IdempotencyStore:
     def __init__(self) -> None:
         self._entries: dict[Scope, Recorded | InFlight] = {}
-        self._expiry: deque[tuple[float, Scope]] = deque()  # recording order = expiry order
+        self._order: deque[tuple[float, Scope]] = deque()  # recording order = age order
 
-    def lookup(self, scope: Scope, now: float) -> Recorded | InFlight | None:
-        self._expire(now)
+    def lookup(self, scope: Scope, now: float, window: float) -> Recorded | InFlight | None:
+        self._expire(now - window)
         return self._entries.get(scope)
 
     def reserve(self, scope: Scope) -> None:
@@ -47,13 +48,14 @@ class IdempotencyStore:
             del self._entries[scope]
 
     def record(self, scope: Scope, status: int, body: bytes, media_type: str, now: float) -> None:
-        self._entries[scope] = Recorded(status, body, media_type, now + TTL_SECONDS)
-        self._expiry.append((now + TTL_SECONDS, scope))
+        self._entries[scope] = Recorded(status, body, media_type, now)
+        self._order.append((now, scope))
 
-    def _expire(self, now: float) -> None:
-        expiry = self._expiry
-        while expiry and expiry[0][0] <= now:
-            _, scope = expiry.popleft()
+    def _expire(self, cutoff: float) -> None:
+        """Forget answers recorded at or before `cutoff`."""
+        order = self._order
+        while order and order[0][0] <= cutoff:
+            recorded_at, scope = order.popleft()
             entry = self._entries.get(scope)
-            if isinstance(entry, Recorded) and entry.expires_at <= now:
+            if isinstance(entry, Recorded) and entry.recorded_at == recorded_at:
                 del self._entries[scope]

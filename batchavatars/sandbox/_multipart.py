@@ -50,56 +50,75 @@ async def read_file_field(chunks: AsyncIterator[bytes], boundary: bytes, field: 
 
 
 async def _parse(reader: _Reader, boundary: bytes, field: str) -> FilePart | None:
-    buf = reader.buf
     dash = b"--" + boundary
     delimiter = b"\r\n" + dash
-    while (i := buf.find(dash)) < 0:  # skip any preamble
+    await _skip_preamble(reader, dash)
+    found: FilePart | None = None
+    while await _next_part(reader):
+        name, filename, part_type = _part_headers(await _header_block(reader))
+        wanted = found is None and name == field
+        size, digest = await _part_body(reader, delimiter, hashing=wanted)
+        if wanted:
+            found = FilePart(filename, part_type, size, digest)
+    return found
+
+
+async def _skip_preamble(reader: _Reader, dash: bytes) -> None:
+    buf = reader.buf
+    while (i := buf.find(dash)) < 0:
         if len(buf) > len(dash):
             del buf[: len(buf) - len(dash)]
         await reader.fill_or_fail()
     del buf[: i + len(dash)]
 
-    found: FilePart | None = None
+
+async def _next_part(reader: _Reader) -> bool:
+    """After a delimiter: False at the close delimiter, else skip to the part's headers."""
+    buf = reader.buf
+    while len(buf) < 2:
+        await reader.fill_or_fail()
+    if buf[:2] == b"--":
+        return False
+    while (nl := buf.find(b"\r\n")) < 0:  # transport padding, then CRLF
+        if len(buf) > 1024:
+            raise MultipartError("malformed boundary line")
+        await reader.fill_or_fail()
+    del buf[: nl + 2]
+    return True
+
+
+async def _header_block(reader: _Reader) -> bytes:
+    buf = reader.buf
+    while not buf.startswith(b"\r\n") and (end := buf.find(b"\r\n\r\n")) < 0:
+        if len(buf) > _HEADERS_MAX:
+            raise MultipartError("part headers too large")
+        await reader.fill_or_fail()
+    if buf.startswith(b"\r\n"):
+        del buf[:2]
+        return b""
+    raw = bytes(buf[:end])
+    del buf[: end + 4]
+    return raw
+
+
+async def _part_body(reader: _Reader, delimiter: bytes, *, hashing: bool) -> tuple[int, str]:
+    """Consume a part's body up to and including the next delimiter: its size and SHA-256."""
+    buf = reader.buf
+    hasher = hashlib.sha256()
+    size = 0
+    keep = len(delimiter) - 1  # a delimiter may straddle two chunks
     while True:
-        while len(buf) < 2:
-            await reader.fill_or_fail()
-        if buf[:2] == b"--":  # close delimiter
-            return found
-        while (nl := buf.find(b"\r\n")) < 0:  # transport padding, then CRLF
-            if len(buf) > 1024:
-                raise MultipartError("malformed boundary line")
-            await reader.fill_or_fail()
-        del buf[: nl + 2]
-
-        while not buf.startswith(b"\r\n") and (end := buf.find(b"\r\n\r\n")) < 0:
-            if len(buf) > _HEADERS_MAX:
-                raise MultipartError("part headers too large")
-            await reader.fill_or_fail()
-        if buf.startswith(b"\r\n"):
-            raw_headers, skip = b"", 2
-        else:
-            raw_headers, skip = bytes(buf[:end]), end + 4
-        del buf[:skip]
-        name, filename, part_type = _part_headers(raw_headers)
-
-        wanted = found is None and name == field
-        hasher = hashlib.sha256()
-        size = 0
-        keep = len(delimiter) - 1  # a delimiter may straddle two chunks
-        while True:
-            i = buf.find(delimiter)
-            take = i if i >= 0 else len(buf) - keep
-            if take > 0:
-                if wanted:
-                    hasher.update(buf[:take])
-                size += take
-                del buf[:take]
-            if i >= 0:
-                del buf[: len(delimiter)]
-                break
-            await reader.fill_or_fail()
-        if wanted:
-            found = FilePart(filename, part_type, size, hasher.hexdigest())
+        i = buf.find(delimiter)
+        take = i if i >= 0 else len(buf) - keep
+        if take > 0:
+            if hashing:
+                hasher.update(buf[:take])
+            size += take
+            del buf[:take]
+        if i >= 0:
+            del buf[: len(delimiter)]
+            return size, hasher.hexdigest()
+        await reader.fill_or_fail()
 
 
 class _Reader:

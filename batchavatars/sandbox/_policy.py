@@ -20,7 +20,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
@@ -29,9 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._errors import ApiFailure, dumps
 from ._idempotency import IN_FLIGHT, KEY_PATTERN, Recorded
-
-if TYPE_CHECKING:
-    from .app import SandboxState
+from ._state import SandboxState
 
 Handler = Callable[[Request], Awaitable[Response]]
 JSON = "application/json"
@@ -48,7 +45,10 @@ def json_response(status: int, payload: object, headers: dict[str, str] | None =
     return Response(dumps(payload), status, headers, JSON)
 
 
-def failure_response(failure: ApiFailure) -> Response:
+def failure_response(failure: ApiFailure, not_found_code: str = "not_found") -> Response:
+    """The error envelope; every 404 carries the account's `not_found_code`."""
+    if failure.status == 404:
+        failure.code = not_found_code
     return Response(failure.body(), failure.status, failure.headers or None, JSON)
 
 
@@ -132,7 +132,7 @@ class V3Policy:
                 )
                 return await self._answer(failure_response(failure))
             scope = (request.method, request.scope["path"], key)
-            entry = state.idempotency.lookup(scope, state.clock())
+            entry = state.idempotency.lookup(scope, state.clock(), cfg.replay_window_seconds)
             if isinstance(entry, Recorded):
                 stats.idempotent_replays += 1
                 replay = Response(entry.body, entry.status, {"Idempotent-Replayed": "true"}, entry.media_type)
@@ -181,7 +181,7 @@ class V3Policy:
                 await anyio.sleep(cfg.slow_seconds)
             return await handler(request)
         except ApiFailure as failure:
-            return failure_response(failure)
+            return failure_response(failure, cfg.not_found_code)
         except ClientDisconnect:
             return Drop()
 

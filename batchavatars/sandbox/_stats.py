@@ -15,7 +15,9 @@ class Stats:
     uploads: Counter[str] = field(default_factory=lambda: Counter(multipart=0, direct=0))
     uploads_by_sha256: Counter[str] = field(default_factory=Counter)
     idempotent_replays: int = 0
-    conflicts_409: int = 0
+    conflicts_409: int = 0  # Idempotency-Key in flight
+    complete_conflicts: int = 0  # /complete answered 409 upload_not_found
+    null_avatar_items: int = 0  # creations answered with "avatar_item": null
 
     def upload(self, kind: str, sha256: str) -> None:
         self.uploads[kind] += 1

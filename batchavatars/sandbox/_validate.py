@@ -68,79 +68,87 @@ class CreateSpec:
 def parse_create(body: Any) -> CreateSpec:
     if not isinstance(body, dict):
         raise missing("body")
-    raw_type = body.get("type")
-    if raw_type is None:
-        raise missing("type")
-    kind = _KINDS.get(raw_type) if isinstance(raw_type, str) else None
-    if kind is None:
-        raise invalid(f"type must be one of digital_twin, photo, prompt; got {raw_type!r}", "type")
+    kind = _kind(body.get("type"))
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise missing("name")
     if REJECT_MARK in name:
         raise invalid(f"name contains {REJECT_MARK}, which the sandbox always rejects", "name")
-
-    assets: list[AssetRef] = []
-    file = body.get("file")
-    prompt = body.get("prompt")
-    avatar_id = body.get("avatar_id")
-    reference_images = body.get("reference_images")
     avatar_group_id = body.get("avatar_group_id")
     if avatar_group_id is not None and (not isinstance(avatar_group_id, str) or not avatar_group_id):
         raise invalid("avatar_group_id must be a non-empty string", "avatar_group_id")
 
+    assets: list[AssetRef] = []
     if kind == "prompt":
-        if file is not None:
-            raise invalid("file is not accepted for type prompt; use reference_images", "file")
-        if prompt is None:
-            raise missing("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise invalid("prompt must be a non-empty string", "prompt")
-        if len(prompt) > PROMPT_MAX:
-            raise invalid(f"prompt is {len(prompt)} characters; the limit is {PROMPT_MAX}", "prompt")
-        if avatar_id is not None and (not isinstance(avatar_id, str) or not avatar_id):
-            raise invalid("avatar_id must be a non-empty string", "avatar_id")
-        if reference_images is None:
-            reference_images = []
-        if not isinstance(reference_images, list):
-            raise invalid("reference_images must be a list of file objects", "reference_images")
-        if len(reference_images) > REFERENCE_IMAGES_MAX:
-            raise invalid(
-                f"at most {REFERENCE_IMAGES_MAX} reference_images are allowed, got {len(reference_images)}",
-                "reference_images",
-            )
-        for i, image in enumerate(reference_images):
-            _check_file(image, "image", f"reference_images[{i}]", assets)
+        reference_images = _check_prompt(body, assets)
     else:
-        for field, value in (("prompt", prompt), ("avatar_id", avatar_id), ("reference_images", reference_images)):
-            if value is not None:
+        for field in ("prompt", "avatar_id", "reference_images"):
+            if body.get(field) is not None:
                 raise invalid(f"{field} is only accepted for type prompt", field)
-        if file is None:
+        if body.get("file") is None:
             raise missing("file")
-        _check_file(file, "video" if kind == "digital_twin" else "image", "file", assets)
+        _check_file(body["file"], "video" if kind == "digital_twin" else "image", "file", assets)
         reference_images = []
 
-    canonical = {
+    canonical: dict[str, Any] = {
         "type": kind,
         "name": name,
-        "file": file,
-        "prompt": prompt,
+        "file": body.get("file"),
+        "prompt": body.get("prompt"),
         "avatar_group_id": avatar_group_id,
-        "avatar_id": avatar_id,
+        "avatar_id": body.get("avatar_id"),
         "reference_images": reference_images,
     }
     fingerprint = hashlib.blake2b(json.dumps(canonical, sort_keys=True).encode(), digest_size=16).digest()
     return CreateSpec(
         kind=kind,
         name=name,
-        file=file,
-        prompt=prompt,
+        file=canonical["file"],
+        prompt=canonical["prompt"],
         avatar_group_id=avatar_group_id,
-        avatar_id=avatar_id,
+        avatar_id=canonical["avatar_id"],
         reference_images=reference_images,
         assets=assets,
         fingerprint=fingerprint,
     )
+
+
+def _kind(raw_type: Any) -> Kind:
+    if raw_type is None:
+        raise missing("type")
+    kind = _KINDS.get(raw_type) if isinstance(raw_type, str) else None
+    if kind is None:
+        raise invalid(f"type must be one of digital_twin, photo, prompt; got {raw_type!r}", "type")
+    return kind
+
+
+def _check_prompt(body: dict[str, Any], assets: list[AssetRef]) -> list[dict[str, Any]]:
+    """Check a prompt creation's own fields; its reference images, as a list."""
+    if body.get("file") is not None:
+        raise invalid("file is not accepted for type prompt; use reference_images", "file")
+    prompt = body.get("prompt")
+    if prompt is None:
+        raise missing("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise invalid("prompt must be a non-empty string", "prompt")
+    if len(prompt) > PROMPT_MAX:
+        raise invalid(f"prompt is {len(prompt)} characters; the limit is {PROMPT_MAX}", "prompt")
+    avatar_id = body.get("avatar_id")
+    if avatar_id is not None and (not isinstance(avatar_id, str) or not avatar_id):
+        raise invalid("avatar_id must be a non-empty string", "avatar_id")
+    reference_images = body.get("reference_images")
+    if reference_images is None:
+        return []
+    if not isinstance(reference_images, list):
+        raise invalid("reference_images must be a list of file objects", "reference_images")
+    if len(reference_images) > REFERENCE_IMAGES_MAX:
+        raise invalid(
+            f"at most {REFERENCE_IMAGES_MAX} reference_images are allowed, got {len(reference_images)}",
+            "reference_images",
+        )
+    for i, image in enumerate(reference_images):
+        _check_file(image, "image", f"reference_images[{i}]", assets)
+    return reference_images
 
 
 def parse_file(file: Any, media: Media, param: str) -> list[AssetRef]:

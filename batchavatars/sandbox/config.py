@@ -1,121 +1,110 @@
-"""What the simulated HeyGen account is like: limits, timings and injected faults.
+"""What the simulated HeyGen account is like: limits, timings, injected faults, and which
+documented reading of the API it plays.
 
 Every field can be changed while the sandbox runs (POST /_sandbox/config), except where
-it binds to: `host` and `port`.
+it binds to: `host` and `port`. A bad value raises ValueError (pydantic's ValidationError)
+naming the field; `describe_error` turns that into one line.
+
+Readings where HeyGen's sources disagree (shared/heygen-v3-avatars.md, last section):
+
+- `consent_signal`: where a digital twin's consent wait shows.
+  "look" (default): the twin's look reads `pending_consent` and does not train until consent is
+  approved; its group reads `pending_consent`, `consent_status` null until consent is requested.
+  "group": the look trains on its own clock (`processing` → `completed`, never
+  `pending_consent`); the group reads `status: "pending_consent"`, `consent_status: "pending"`
+  from creation until approval, then `"approved"` and its usual status. "both": the look waits as
+  in "look" and the group waits as in "group". Photo and prompt groups: `consent_status` null.
+  The mode a twin look is created under fixes its training clock; changing the setting re-renders
+  groups at once. A look made (`type: prompt`, `avatar_id`) from a twin's completed look while
+  the twin's group still waits for consent is accepted and trains at once: consent gates use for
+  video, not training; the group keeps waiting.
+- `list_status`: "omit" leaves `status` and `error` out of `GET /v3/avatars/looks` rows.
+- `not_found_code`: the `code` of every 404.
+- `foreign_groups`: group ids of "another account": creating into, reading, deleting, listing or
+  asking consent for one answers `403 resource_access_denied`.
+- `complete_conflicts`: the first N `/complete` calls per asset (not yet completed) answer
+  `409 upload_not_found` ("uploaded object not found yet"), as storage that has not caught up.
+- `asset_processing_seconds`: an asset is `processing` this long after `/complete` or a multipart
+  upload; a create that uses it before then answers `400 asset_not_available`.
+- `replay_window_seconds`: how long an Idempotency-Key replays its answer; later the key is new.
+- `null_avatar_item`: probability that a successful create answers `"avatar_item": null` (the look
+  is still made).
+- Renames: only photo and digital-twin looks; a prompt-made look answers `400 invalid_parameter`
+  (param `look_id`), as the notes list only those two.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
-import math
-from dataclasses import dataclass
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-# The /v3 route templates, as used in stats keys and in `fault_routes`.
-V3_ROUTES: tuple[str, ...] = (
-    "POST /v3/avatars",
-    "GET /v3/avatars",
-    "GET /v3/avatars/looks",
-    "GET /v3/avatars/looks/{look_id}",
-    "PATCH /v3/avatars/looks/{look_id}",
-    "DELETE /v3/avatars/looks/{look_id}",
-    "GET /v3/avatars/{group_id}",
-    "DELETE /v3/avatars/{group_id}",
-    "POST /v3/avatars/{group_id}/consent",
-    "POST /v3/assets",
-    "POST /v3/assets/direct-uploads",
-    "POST /v3/assets/{asset_id}/complete",
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-_PROBABILITIES = ("training_failure_rate", "fault_5xx", "fault_lost_response", "fault_drop", "fault_slow", "burst_429")
-_NON_NEGATIVE = ("latency", "training_seconds", "slow_seconds")
+from ._routes import V3_ROUTES
+
+__all__ = ["V3_ROUTES", "SandboxConfig", "describe_error", "parse_setting"]
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Seconds = Annotated[float, Field(ge=0.0)]
 _BIND_FIELDS = ("host", "port")
 
 
-@dataclass
-class SandboxConfig:
-    api_key: str | None = None  # None: any non-empty key is accepted
+class SandboxConfig(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_assignment=True)
+
+    api_key: Annotated[str, Field(min_length=1)] | None = None  # None: any non-empty key is accepted
     forbidden: bool = False  # creation answers 403 (tier without avatar creation)
-    credits: int | None = None  # remaining balance, None = unlimited; each creation costs 1
-    latency: float = 0.0  # seconds added to every /v3 response
-    training_seconds: float = 1.0
-    training_jitter: float = 0.0  # fraction, uniform ±
-    training_failure_rate: float = 0.0
+    credits: Annotated[int, Field(ge=0)] | None = None  # remaining balance, None = unlimited; each creation costs 1
+    latency: Seconds = 0.0  # seconds added to every /v3 response
+    training_seconds: Seconds = 1.0
+    training_jitter: Probability = 0.0  # fraction, uniform ±
+    training_failure_rate: Probability = 0.0
     seed: int = 0  # seeds every random decision, so runs are reproducible
-    max_concurrent_training: int | None = 40  # per account; None = no cap
-    rate_limit: float | None = 20.0  # requests/s over all /v3 routes; None or 0 disables
-    rate_burst: float | None = None  # bucket size; None = rate_limit
+    max_concurrent_training: Annotated[int, Field(ge=0)] | None = 40  # per account; None = no cap
+    rate_limit: Seconds | None = 20.0  # requests/s over all /v3 routes; None or 0 disables
+    rate_burst: Annotated[float, Field(ge=1.0)] | None = None  # bucket size; None = rate_limit
     retry_after_format: Literal["seconds", "date"] = "seconds"
-    consent_approval_seconds: float | None = 2.0  # None: the depicted person never comes
-    fault_5xx: float = 0.0
-    fault_lost_response: float = 0.0
-    fault_drop: float = 0.0
-    fault_slow: float = 0.0
-    slow_seconds: float = 5.0
-    burst_429: float = 0.0
+    consent_approval_seconds: Seconds | None = 2.0  # None: the depicted person never comes
+    fault_5xx: Probability = 0.0
+    fault_lost_response: Probability = 0.0
+    fault_drop: Probability = 0.0
+    fault_slow: Probability = 0.0
+    slow_seconds: Seconds = 5.0
+    burst_429: Probability = 0.0
     fault_routes: list[str] | None = None  # None = every /v3 route; else templates from V3_ROUTES
-    port: int = 0  # 0 = a free port
+    port: Annotated[int, Field(ge=0, le=65535)] = 0  # 0 = a free port
     host: str = "127.0.0.1"
-    page_max: int = 50
+    page_max: Annotated[int, Field(ge=1)] = 50
+    # Readings of the API (see the module docstring).
+    consent_signal: Literal["look", "group", "both"] = "look"
+    list_status: Literal["always", "omit"] = "always"
+    not_found_code: Literal["not_found", "avatar_not_found", "resource_not_found"] = "not_found"
+    foreign_groups: list[str] = Field(default_factory=list)
+    complete_conflicts: Annotated[int, Field(ge=0)] = 0
+    asset_processing_seconds: Seconds = 0.0
+    direct_upload_max_bytes: Annotated[int, Field(ge=1)] = 200_000_000  # a ticket's max_bytes
+    upload_url_ttl_seconds: Seconds = 3600.0  # a ticket's expires_in_seconds
+    replay_window_seconds: Seconds = 86400.0
+    null_avatar_item: Probability = 0.0
+    # GET /v3/users/me
+    account_name: Annotated[str, Field(min_length=1)] = "Sandy Box"  # first and last name
+    billing_type: Literal["wallet", "subscription", "usage_based"] = "wallet"
 
-    def __post_init__(self) -> None:
-        self._validate()
+    @field_validator("fault_routes")
+    @classmethod
+    def _known_routes(cls, routes: list[str] | None) -> list[str] | None:
+        unknown = [r for r in routes or () if r not in V3_ROUTES]
+        if unknown:
+            raise ValueError(f"unknown routes {unknown}; known: {list(V3_ROUTES)}")
+        return routes
 
-    def _validate(self) -> None:
-        def number(name: str, value: Any, *, optional: bool = False) -> None:
-            if value is None and optional:
-                return
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-
-        def integer(name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
-            if value is None and optional:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-        if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):
-            raise ValueError("api_key must be a non-empty string or None")
-        if not isinstance(self.forbidden, bool):
-            raise ValueError("forbidden must be a boolean")
-        integer("credits", self.credits, 0, optional=True)
-        integer("seed", self.seed, -(2**63))
-        integer("max_concurrent_training", self.max_concurrent_training, 0, optional=True)
-        integer("page_max", self.page_max, 1)
-        integer("port", self.port, 0)
-        if self.port > 65535:
-            raise ValueError(f"port must be at most 65535, got {self.port}")
-        for name in _NON_NEGATIVE:
-            value = getattr(self, name)
-            number(name, value)
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value!r}")
-        for name in (*_PROBABILITIES, "training_jitter"):
-            value = getattr(self, name)
-            number(name, value)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
-        number("consent_approval_seconds", self.consent_approval_seconds, optional=True)
-        if self.consent_approval_seconds is not None and self.consent_approval_seconds < 0:
-            raise ValueError("consent_approval_seconds must be >= 0 or None")
-        number("rate_limit", self.rate_limit, optional=True)
-        if self.rate_limit is not None and self.rate_limit < 0:
-            raise ValueError("rate_limit must be >= 0 or None")
-        number("rate_burst", self.rate_burst, optional=True)
-        if self.rate_burst is not None and self.rate_burst < 1:
-            raise ValueError("rate_burst must be >= 1 or None")
-        if self.retry_after_format not in ("seconds", "date"):
-            raise ValueError(f"retry_after_format must be 'seconds' or 'date', got {self.retry_after_format!r}")
-        if self.fault_routes is not None:
-            if isinstance(self.fault_routes, str) or not all(isinstance(r, str) for r in self.fault_routes):
-                raise ValueError("fault_routes must be a list of route templates or None")
-            unknown = [r for r in self.fault_routes if r not in V3_ROUTES]
-            if unknown:
-                raise ValueError(f"unknown fault_routes {unknown}; known: {list(V3_ROUTES)}")
-            self.fault_routes = list(self.fault_routes)
-        if not _is_loopback(self.host):
-            raise ValueError(f"the sandbox only listens on loopback, not {self.host!r}")
+    @field_validator("host")
+    @classmethod
+    def _loopback(cls, host: str) -> str:
+        if not _is_loopback(host):
+            raise ValueError(f"the sandbox only listens on loopback, not {host!r}")
+        return host
 
     @property
     def rate_limited(self) -> bool:
@@ -126,18 +115,45 @@ class SandboxConfig:
         return float(self.rate_burst if self.rate_burst is not None else (self.rate_limit or 0.0))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
+
+    def copy_config(self) -> SandboxConfig:
+        return self.model_copy(deep=True)
 
     def updated(self, changes: dict[str, Any]) -> SandboxConfig:
         """A validated copy with `changes` applied; ValueError names what is wrong."""
-        names = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - names)
-        if unknown:
-            raise ValueError(f"unknown config fields {unknown}")
         for name in _BIND_FIELDS:
             if name in changes and changes[name] != getattr(self, name):
                 raise ValueError(f"{name} cannot change while the sandbox runs")
-        return dataclasses.replace(self, **changes)
+        return SandboxConfig.model_validate({**self.model_dump(), **changes})
+
+
+def describe_error(exc: ValueError, names: dict[str, str] | None = None) -> str:
+    """One line naming each bad field (as `names` calls it, e.g. a CLI option), its problem and the value given."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(x) for x in error["loc"]) or "config"
+        field = (names or {}).get(field, field)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            parts.append(f"{field}: no such config field")
+        else:
+            parts.append(f"{field}: {message}, got {error.get('input')!r}")
+    return "; ".join(parts)
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """`FIELD=VALUE` from a command line: VALUE is read as JSON (numbers, null, lists), else kept as text."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"--set {text!r} is not FIELD=VALUE")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name.strip(), value
 
 
 def _is_loopback(host: str) -> bool:
