@@ -34,7 +34,9 @@ READ_TIMEOUT = 30.0  # reads answer under 2 s at p99; the official CLI also wait
 WRITE_TIMEOUT = 120.0  # creations take up to ~30 s at p99; the official CLI waits 120 s
 UPLOAD_TIMEOUT = 600.0  # hundreds of MB of training footage; the official CLI gives uploads 10 min
 
-MULTIPART_MAX_BYTES = 32 * 1024 * 1024  # POST /v3/assets limit; larger files use direct upload
+# POST /v3/assets takes "at most 32 MB", not defined as MiB: multipart only below 32,000,000 bytes,
+# larger files through the direct-upload flow (shared notes, "Direct uploads").
+MULTIPART_LIMIT = 32_000_000
 _CHUNK = 1024 * 1024
 
 
@@ -188,7 +190,7 @@ class HeyGenClient:
     async def upload_asset(self, path: Path, content_type: str, sha256: str, idempotency_key: str) -> str:
         """Upload a local file and return its asset id; streams, never reads it whole."""
         size = path.stat().st_size
-        if size <= MULTIPART_MAX_BYTES:
+        if size < MULTIPART_LIMIT:
             with path.open("rb") as fh:
                 files = {"file": (path.name, fh, content_type)}
                 data = await self._call(
