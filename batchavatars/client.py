@@ -61,6 +61,9 @@ class Timeouts:
 class Created:
     look: dict[str, Any]
     group: dict[str, Any]
+    # The server says this answer is a replay of an earlier request (`Idempotent-Replayed: true`,
+    # as the IETF draft and Stripe name it). HeyGen documents no such marker: absent, we count it made.
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +123,7 @@ class HeyGenClient:
     # -- avatars -------------------------------------------------------------------------------
 
     async def create_avatar(self, body: dict[str, Any], idempotency_key: str) -> Created:
-        data = await self._call(
+        answer, response = await self._send(
             "POST",
             "/v3/avatars",
             json=body,
@@ -128,10 +131,13 @@ class HeyGenClient:
             timeout=self.timeouts.for_write(),
             route="POST /v3/avatars",
         )
+        data = answer.get("data")
+        data = data if isinstance(data, dict) else {}
         look, group = data.get("avatar_item"), data.get("avatar_group") or {}
         if not isinstance(look, dict) or not look.get("id") or not isinstance(group, dict):
             raise TransportError("POST /v3/avatars: answer lacks avatar_item.id")
-        return Created(look=look, group=group)
+        replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
+        return Created(look=look, group=group, replayed=replayed)
 
     async def get_look(self, look_id: str) -> dict[str, Any]:
         look = await self._call("GET", f"/v3/avatars/looks/{look_id}", route="GET /v3/avatars/looks/{id}")
@@ -292,6 +298,36 @@ class HeyGenClient:
         timeout: httpx.Timeout | None = None,
         envelope: bool = True,
     ) -> Any:
+        body, _ = await self._send(
+            method,
+            path,
+            route=route,
+            json=json,
+            params=params,
+            files=files,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+        if not envelope:
+            return body
+        data = body.get("data")
+        if data is None:
+            raise TransportError(f"{route}: answer has no 'data'")
+        return data
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str,
+        json: Any = None,
+        params: Any = None,
+        files: Any = None,
+        idempotency_key: str | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        """One request; a 2xx answer's JSON object and the response, or the error it maps to."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         self._count(route)
         try:
@@ -319,12 +355,7 @@ class HeyGenClient:
             raise TransportError(f"{route}: answer is not JSON (HTTP {response.status_code})") from None
         if not isinstance(body, dict):
             raise TransportError(f"{route}: answer is not a JSON object")
-        if not envelope:
-            return body
-        data = body.get("data")
-        if data is None:
-            raise TransportError(f"{route}: answer has no 'data'")
-        return data
+        return body, response
 
 
 def _http_error(response: httpx.Response) -> HttpError:

@@ -82,11 +82,15 @@ def action_for(spec: ItemSpec, record: Record | None, recreate: bool, retry_fail
     return "create", f"was {record.status}"
 
 
+# Refusals about the account, not the item: once the account is put right, trying again is right.
+ACCOUNT_REFUSALS = frozenset({"insufficient_credit", "unauthorized", "forbidden"})
+
+
 def _after_failure(record: Record, *, changed: bool, retry_failed: bool) -> tuple[Action, str]:
     """A definitive failure costs a credit each time it is tried: tried again only when the item
     changed or the user asks. Failures that never reached HeyGen are simply retried."""
     code = record.error_code or "error"
-    if record.error_source != ErrorSource.HEYGEN or changed:
+    if record.error_source != ErrorSource.HEYGEN or changed or code in ACCOUNT_REFUSALS:
         return "retry", f"failed before ({code})" + ("; changed since" if changed else "")
     if retry_failed:
         return "retry", f"failed before ({code}); --retry-failed asked for one more try"

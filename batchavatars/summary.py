@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.table import Table
 
-from .records import STATUSES, Record
+from .plan import ACCOUNT_REFUSALS
+from .records import STATUSES, ErrorSource, Record, Status
 
 FIXES = {
     "insufficient_credit": "out of credits: top up the HeyGen account, then run again (new work was stopped)",
@@ -37,6 +38,27 @@ def fix_for(code: str | None) -> str:
     return FIXES.get(code, "")
 
 
+UNANSWERED_FIX = "will retry the same request: the next run sends it again with the same Idempotency-Key (no duplicate)"
+NOT_AGAIN = "not sent again unless the item changes or you run with --retry-failed"
+
+
+def advice(record: Record) -> str:
+    """The fix for a troubled record, with what the next run will do about it."""
+    if record.status == Status.UNANSWERED:
+        return UNANSWERED_FIX
+    fix = fix_for(record.error_code)
+    if (
+        record.status == Status.FAILED
+        and record.error_source == ErrorSource.HEYGEN
+        and record.error_code not in ACCOUNT_REFUSALS
+    ):
+        return f"{fix}; {NOT_AGAIN}" if fix else NOT_AGAIN
+    return fix
+
+
+TROUBLED = (Status.FAILED, Status.BLOCKED, Status.UNANSWERED)
+
+
 def counts_of(records: Iterable[Record]) -> dict[str, int]:
     out: dict[str, int] = {s: 0 for s in STATUSES}
     for rec in records:
@@ -54,10 +76,10 @@ def outcome(records: list[Record]) -> dict[str, object]:
                 "status": r.status,
                 "error_code": r.error_code,
                 "error_message": r.error_message,
-                "fix": fix_for(r.error_code),
+                "fix": advice(r),
             }
             for r in records
-            if r.status in ("failed", "blocked")
+            if r.status in TROUBLED
         ],
         "awaiting_consent": [
             {"key": r.key, "name": r.name, "consent_url": r.consent_url}
@@ -79,14 +101,14 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
             table.add_row(status, str(counts[status]))
     table.add_row("total", str(len(records)))
     console.print(table)
-    troubled = [r for r in records if r.status in ("failed", "blocked")]
+    troubled = [r for r in records if r.status in TROUBLED]
     if troubled:
-        console.print("Failed and blocked", style="bold")
+        console.print("Failed, blocked and unanswered", style="bold")
         failed = Table(show_header=True, header_style="bold")
         for col in ("key", "status", "error", "fix"):
             failed.add_column(col, overflow="fold")
         for rec in troubled:
-            failed.add_row(rec.key, rec.status, f"{rec.error_code}: {rec.error_message}", fix_for(rec.error_code))
+            failed.add_row(rec.key, rec.status, f"{rec.error_code}: {rec.error_message}", advice(rec))
         console.print(failed)
     waiting = [r for r in records if r.status == "awaiting_consent"]
     if waiting:

@@ -48,7 +48,8 @@ class Creator:
             raise
         finally:
             self._fresh.discard(node.key)
-        self.creations += 1
+        if not created.replayed:
+            self.creations += 1  # credits are spent by what HeyGen made, not by a replay of it
         look, group = created.look, created.group
         status = look.get("status")
         rec = run.book.accept(node.record, look, group, consent=status == "pending_consent")
