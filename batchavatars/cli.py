@@ -99,6 +99,7 @@ ledger_option = click.option(
 only_option = click.option(
     "--only", multiple=True, metavar="KEY_OR_GLOB", help="Only these items (and the parents they need). Repeatable."
 )
+OUT_FILE = click.Path(dir_okay=False, writable=True)
 exclude_option = click.option("--exclude", multiple=True, metavar="KEY_OR_GLOB", help="Leave these out. Repeatable.")
 
 
@@ -269,20 +270,35 @@ def plan(
 @click.option("-v", "--verbose", count=True, help="More detail (each poll, each request).")
 @click.option("-q", "--quiet", is_flag=True, help="Warnings and the summary only.")
 @click.option("--progress/--no-progress", default=None, help="Live progress display (default: on a terminal).")
+@click.option(
+    "--report", "report_path", type=OUT_FILE, metavar="FILE", help="The HTML report (default: beside the ledger)."
+)
+@click.option("--no-report", is_flag=True, help="Write no HTML report.")
 def run(manifest: str, **opts: Any) -> None:
-    """Create what MANIFEST describes, resuming from its ledger.
+    """Create what MANIFEST describes, resuming from its ledger; then write its HTML report.
 
     \b
     Example:
       batchavatars run manifests/example.yaml --sandbox
       HEYGEN_API_KEY=... batchavatars run team.yaml --rate 5 --wait-timeout 600
     """
+    import inspect
+
     from .runner import run_command
 
     with _user_errors():
         url = opts.pop("base_url") or DEFAULT_BASE_URL
         base_url = None if opts["sandbox"] else _check_base_url(url)
-        code = run_command(manifest, base_url=base_url, **opts)
+        report = {"report_path": opts.pop("report_path"), "no_report": opts.pop("no_report")}
+        if "report_path" in inspect.signature(run_command).parameters:
+            code = run_command(manifest, base_url=base_url, **opts, **report)
+        else:
+            # Until the runner writes the report itself (with the run's figures), write the ledger's.
+            code = run_command(manifest, base_url=base_url, **opts)
+            if not report["no_report"]:
+                from .report import report_from_ledger
+
+                report_from_ledger(_ledger_path(Path(manifest), opts["ledger"]), manifest, report["report_path"])
     sys.exit(int(code))
 
 
@@ -327,6 +343,35 @@ def export(manifest: str | None, ledger: str | None, fmt: str, output: str | Non
             click.echo(f"wrote {n} records to {output}", err=True)
         else:
             exporter.write(records, fmt, sys.stdout)
+
+
+@main.command()
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False))
+@ledger_option
+@click.option(
+    "-o", "--output", type=OUT_FILE, metavar="FILE", help="Default: <manifest>.report.html beside the ledger."
+)
+@click.option(
+    "--embed-previews",
+    is_flag=True,
+    help="Fetch each preview once (cached in <manifest>.previews/ beside the ledger) and put it in the file, "
+    "so the report shows the pictures offline.",
+)
+def report(manifest: str | None, ledger: str | None, output: str | None, embed_previews: bool) -> None:
+    """An HTML report of the ledger: consent links and failures first, then every character with its looks.
+    Prints the path of the file written.
+
+    \b
+    Example:  batchavatars report manifests/example.yaml --embed-previews
+    """
+    from .report import report_from_ledger
+
+    with _user_errors():
+        path = _ledger_path(Path(manifest) if manifest else None, ledger)
+        written, found = report_from_ledger(path, manifest or str(path), output, embed_previews=embed_previews)
+        if found is not None:
+            click.echo(found.describe(), err=True)
+        click.echo(str(written))
 
 
 @main.command()
