@@ -107,7 +107,8 @@ def by_key(records: list[Record]) -> dict[str, Record]:
 
 
 def test_the_run_left_what_the_page_must_show(sandbox_run):
-    _, records = sandbox_run
+    tmp, records = sandbox_run
+    assert (tmp / "team.report.html").is_file()  # every run writes its report beside the ledger
     recs = by_key(records)
     assert recs["fay"].status == "awaiting_consent" and recs["fay"].consent_url
     assert recs["cleo-beach"].status == "failed" and recs["cleo-beach"].error_code
