@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .report_previews import Previews
 
 MAX_DEPTH = 5  # looks of looks nest this deep; deeper ones are listed at the last level, "of <parent>"
+PER_PAGE = 40  # cards; the rest start hidden, so a browser lays out and loads one page at first
 MAX_ROWS = 200  # rows per failure table: beyond, the status filter below lists them all
 
 WHY = {
@@ -143,7 +144,8 @@ def render_report(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="referrer" content="no-referrer"><meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>Report: {_e(manifest)}</title><style>{CSS}</style></head><body>",
+        f"<title>Report: {_e(manifest)}</title><style>{CSS}</style>",
+        "<noscript><style>.cards .card[hidden]{display:block!important}</style></noscript></head><body>",
         _header(recs, counts, manifest, generated_at, run),
         '<main><section aria-labelledby="needs"><h2 id="needs">Needs you</h2>',
         _needs_you(recs),
@@ -213,8 +215,9 @@ def _needs_you(recs: list[Record]) -> str:
     return _consent(consent) + _failures(broken) + _retries(retry)
 
 
-def _copy(value: str, label: str) -> str:
-    return f'<button type="button" class="cp" data-copy="{_e(value)}" title="Copy {_e(label)}">{_e(value)}</button>'
+def _copy(value: str) -> str:
+    """An id that copies itself when clicked (the script copies a .cp button's own text)."""
+    return f"<button class=cp>{_e(value)}</button>"
 
 
 def _consent(recs: list[Record]) -> str:
@@ -328,8 +331,8 @@ def _characters(recs: list[Record], counts: dict[str, int], previews: Mapping[st
         f'<select id="fs"><option value="">all ({len(recs)})</option>{options}</select></span>'
         '<span><label for="q">Search</label><input id="q" type="search" placeholder="key or name" '
         'autocomplete="off"></span>'
-        f'<span id="shown">{len(recs)} items in {len(cards)} characters</span></div>'
-        f'<div class="cards">{body}</div>'
+        f'<span id="shown">{len(recs)} items in {len(cards)} characters</span><span>Click an id to copy it.</span></div>'
+        f'<div class="cards" data-per="{PER_PAGE}">{body}</div>'
         '<nav class="pager" aria-label="Pages"><button type="button" id="prev">Previous</button>'
         '<span id="pg"></span><button type="button" id="next">Next</button></nav></section>'
     )
@@ -350,10 +353,10 @@ def _card(index: int, card: Card, previews: Mapping[str, str]) -> str:
     rest = [r for r in tops if r is not lead]
     states = counts_of(card.members)
     tally = ", ".join(f"{n} {s}" for s, n in states.items() if n)
-    group = f"group {_copy(lead.group_id, 'group id')} · " if lead.group_id else ""
+    group = f"group {_copy(lead.group_id)} · " if lead.group_id else ""
     beneath = children.get(lead.key, []) + rest
     return (
-        f'<section class="card" aria-labelledby="c{index}"><h3 id="c{index}">{_e(lead.name)}</h3>'
+        f'<section class="card" aria-labelledby="c{index}"{" hidden" if index >= PER_PAGE else ""}><h3 id="c{index}">{_e(lead.name)}</h3>'
         f'<p class="meta">{group}{_plural(len(card.members), "item")}: {_e(tally)}</p>'
         f'<div class="lead">{_figure(lead, previews, None)}</div>'
         f"{_tree(beneath, children, previews, 1)}</section>"
@@ -398,20 +401,20 @@ def _figure(r: Record, previews: Mapping[str, str], of: str | None) -> str:
     ini = _e(_initials(r.name or r.key))
     if src and r.status in SHOWN:
         thumb = (
-            f'<div class="th" style="--h:{hue}"><span class="ini" aria-hidden="true">{ini}</span>'
-            f'<img src="{_e(src)}" alt="Preview of {_e(r.name)}" loading="lazy" decoding="async"></div>'
+            f'<div class=th style="--h:{hue}"><i aria-hidden=true>{ini}</i>'
+            f'<img src="{_e(src)}" alt="{_e(r.name)}" loading=lazy></div>'
         )
     else:
         label = f"No preview: {WHY.get(r.status) or r.status}"
-        thumb = f'<div class="th ph" role="img" aria-label="{_e(label)}"><span class="ini">{ini}</span></div>'
-    look = _copy(r.look_id, "look id") if r.look_id else ""
+        thumb = f'<div class="th ph" role=img aria-label="{_e(label)}"><i>{ini}</i></div>'
+    look = _copy(r.look_id) if r.look_id else ""
     why = _reason(r)
+    # Compact markup (unquoted constants, the badge styled by the figure's data-s): 10,000 of these.
     return (
-        f'<figure class="it" data-s="{_e(r.status)}">{thumb}<figcaption>'
-        f'<span class="n">{_e(r.name)}</span><code class="k">{_e(r.key)}</code>'
-        f'<span><span class="b b-{_e(r.status)}">{_e(r.status)}</span></span>{look}'
-        + (f'<span class="why">look of <code>{_e(of)}</code></span>' if of else "")
-        + (f'<span class="why">{why}</span>' if why else "")
+        f'<figure class=it data-s="{_e(r.status)}">{thumb}<figcaption>'
+        f"<span class=n>{_e(r.name)}</span><code class=k>{_e(r.key)}</code><b class=b>{_e(r.status)}</b>{look}"
+        + (f"<span class=why>look of <code>{_e(of)}</code></span>" if of else "")
+        + (f"<span class=why>{why}</span>" if why else "")
         + "</figcaption></figure>"
     )
 

@@ -18,12 +18,12 @@ a{color:var(--acc)}code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace}
 .sub{color:var(--mut);margin:0 0 8px}
 .counts,.figs{display:flex;flex-wrap:wrap;gap:6px 14px;list-style:none;padding:0;margin:8px 0}
 .figs li{color:var(--mut)}.figs b{color:var(--fg)}
-.b{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;white-space:nowrap;
+.b{display:inline-block;font-style:normal;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;white-space:nowrap;
 background:#eaeef2;color:#333d47}
-.b-succeeded{background:#dafbe1;color:#0f5323}.b-failed{background:#ffe2e0;color:#8c1d18}
-.b-blocked{background:#e6e6e6;color:#3d3d3d}.b-awaiting_consent{background:#fff1c2;color:#6b4400}
-.b-training{background:#ddf4ff;color:#0a4a85}.b-unanswered,.b-creating{background:#f3e8ff;color:#5b2a86}
-.b-pending{background:#eef1f4;color:#3b4450}
+.b-succeeded,[data-s=succeeded] .b{background:#dafbe1;color:#0f5323}.b-failed,[data-s=failed] .b{background:#ffe2e0;color:#8c1d18}
+.b-blocked,[data-s=blocked] .b{background:#e6e6e6;color:#3d3d3d}.b-awaiting_consent,[data-s=awaiting_consent] .b{background:#fff1c2;color:#6b4400}
+.b-training,[data-s=training] .b{background:#ddf4ff;color:#0a4a85}.b-unanswered,.b-creating,[data-s=unanswered] .b,[data-s=creating] .b{background:#f3e8ff;color:#5b2a86}
+.b-pending,[data-s=pending] .b{background:#eef1f4;color:#3b4450}
 .need{background:var(--card);border:1px solid var(--line);border-left:5px solid #b42318;border-radius:8px;
 padding:12px 16px;margin:10px 0}.need.consent{border-left-color:#bf8700}.need.retry{border-left-color:#8250df}
 .need.ok{border-left-color:#1a7f37}
@@ -48,11 +48,11 @@ content-visibility:auto;contain-intrinsic-size:auto 420px}
 .why{color:var(--mut);overflow-wrap:anywhere}
 .th{position:relative;flex:none;width:72px;height:72px;border-radius:8px;overflow:hidden;
 background:hsl(var(--h) 45% 42%);display:grid;place-items:center}
-.lead .th{width:132px;height:132px}.lead .ini{font-size:40px}
-.th img{position:absolute;inset:0;width:100%;height:100%;object-fit:cover;background:#fff}
+.lead .th{width:132px;height:132px}.lead .th i{font-size:40px}
+.th i{font-style:normal}.th img{position:absolute;inset:0;width:100%;height:100%;object-fit:cover;background:#fff}
 .th img.gone{display:none}
-.ini{color:#fff;font-weight:700;font-size:22px;letter-spacing:1px}
-.ph{background:repeating-linear-gradient(45deg,#eef1f4 0 8px,#e3e7eb 8px 16px)}.ph .ini{color:#3b4450}
+.th i{color:#fff;font-weight:700;font-size:22px;letter-spacing:1px}
+.ph{background:repeating-linear-gradient(45deg,#eef1f4 0 8px,#e3e7eb 8px 16px)}.ph i{color:#3b4450}
 .looks{list-style:none;margin:8px 0 0;padding:0 0 0 14px;border-left:2px solid var(--line);
 display:flex;flex-direction:column;gap:8px}
 .lead{margin-bottom:4px}
@@ -61,10 +61,10 @@ nav.pager{display:flex;gap:10px;align-items:center;justify-content:center;margin
 footer{color:var(--mut);font-size:13px;text-align:center;padding:20px}
 """
 
-# Filtering, paging and copy-to-clipboard. Cards stay in the DOM (the report works as a plain
+# Filtering (also from the address: report.html#status=failed&q=maya), paging, copy-to-clipboard. Cards stay in the DOM (the report works as a plain
 # document too); the script only hides what is off the current page or filtered out.
 JS = """(()=>{
-const $=i=>document.getElementById(i),PER=40,fs=$('fs'),q=$('q'),live=$('live');
+const $=i=>document.getElementById(i),PER=+document.querySelector('.cards').dataset.per,fs=$('fs'),q=$('q'),live=$('live');
 const cards=[...document.querySelectorAll('.card')].map(c=>({c,f:[...c.querySelectorAll('.it')].map(f=>({f,
 s:f.dataset.s,t:(f.querySelector('.k').textContent+' '+f.querySelector('.n').textContent).toLowerCase()}))}));
 let page=0,pages=1;
@@ -75,11 +75,15 @@ pages=Math.max(1,Math.ceil(vis.length/PER));page=Math.min(page,pages-1);
 vis.forEach((c,i)=>{c.hidden=Math.floor(i/PER)!==page});
 $('pg').textContent='Page '+(page+1)+' of '+pages;$('prev').disabled=page<=0;$('next').disabled=page>=pages-1;
 $('shown').textContent=n+' items in '+vis.length+' characters';}
-fs.addEventListener('change',()=>{page=0;apply()});q.addEventListener('input',()=>{page=0;apply()});
+function changed(){page=0;apply();const h=new URLSearchParams();if(fs.value)h.set('status',fs.value);
+if(q.value)h.set('q',q.value);try{history.replaceState(null,'','#'+h)}catch(_){}}
+fs.addEventListener('change',changed);q.addEventListener('input',changed);
+const h0=new URLSearchParams(location.hash.slice(1));if(h0.get('status'))fs.value=h0.get('status');
+if(h0.get('q'))q.value=h0.get('q');
 $('prev').addEventListener('click',()=>{page--;apply();$('chars').scrollIntoView()});
 $('next').addEventListener('click',()=>{page++;apply();$('chars').scrollIntoView()});
-document.addEventListener('click',async e=>{const b=e.target.closest('[data-copy]');if(!b)return;
-const t=b.dataset.copy;try{await navigator.clipboard.writeText(t)}catch(_){const a=document.createElement('textarea');
+document.addEventListener('click',async e=>{const b=e.target.closest('[data-copy],.cp');if(!b)return;
+const t=b.dataset.copy||b.textContent;try{await navigator.clipboard.writeText(t)}catch(_){const a=document.createElement('textarea');
 a.value=t;document.body.append(a);a.select();document.execCommand('copy');a.remove()}live.textContent='Copied '+t});
 document.addEventListener('error',e=>{if(e.target.tagName==='IMG')e.target.classList.add('gone')},true);
 for(const i of document.images)if(i.complete&&!i.naturalWidth)i.classList.add('gone');

@@ -233,3 +233,36 @@ def test_the_screenshot_is_a_picture_not_a_blank_page(sandbox_run):
     top, seen = colours.most_common(1)[0][1], sum(colours.values())
     assert len(colours) > 50  # text, badges, the initials' colours: not one flat fill
     assert top / seen < 0.95  # the background does not cover nearly everything
+
+
+def shown(dom: str) -> dict[str, bool]:
+    page = Figures()
+    page.feed(dom)
+    return {key: not fig["hidden"] for key, fig in page.items.items()}
+
+
+def test_the_filters_work_in_the_browser_from_the_address(sandbox_run):
+    tmp, records = sandbox_run
+    uri = (tmp / "team.report.html").as_uri()
+    failed = shown(browse(f"{uri}#status=failed", tmp, "--dump-dom").stdout)
+    assert {k for k, v in failed.items() if v} == {r.key for r in records if r.status == "failed"}
+    ava = shown(browse(f"{uri}#q=ava", tmp, "--dump-dom").stdout)
+    assert {k for k, v in ava.items() if v} == {"ava", "ava-office", "ava-office-night"}
+    by_name = shown(browse(f"{uri}#q=GARDENER", tmp, "--dump-dom").stdout)  # names too, any case
+    assert {k for k, v in by_name.items() if v} == {"eve"}
+
+
+def test_ten_thousand_items_open_paged_in_the_browser(tmp_path):
+    from batchavatars.report import write_report
+    from benchmarks.report_size import make_records
+
+    records = make_records(10_000)
+    for r in records:  # headless Chromium loads even lazy images (for screenshots): keep it off the network
+        r.preview_image_url = None
+    path = write_report(tmp_path / "big.ledger.db", records, "big.yaml", None)
+    dom = browse(path.as_uri(), tmp_path, "--dump-dom").stdout
+    cards = re.findall(r'<section class="card"[^>]*>', dom)
+    assert len(cards) == 2000  # every character is in the document...
+    assert sum("hidden" not in c for c in cards) == 40  # ...and one page of them is shown
+    assert "Page 1 of 50" in dom
+    assert len(shown(dom)) == 10_000
