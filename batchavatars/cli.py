@@ -298,7 +298,10 @@ def run(manifest: str, **opts: Any) -> None:
             if not report["no_report"]:
                 from .report import report_from_ledger
 
-                report_from_ledger(_ledger_path(Path(manifest), opts["ledger"]), manifest, report["report_path"])
+                written, _ = report_from_ledger(
+                    _ledger_path(Path(manifest), opts["ledger"]), manifest, report["report_path"]
+                )
+                click.echo(f"Report: {written}")
     sys.exit(int(code))
 
 

@@ -10,7 +10,7 @@ import hashlib
 CSS = """
 :root{--fg:#1b1f24;--mut:#4a5361;--bg:#f6f7f9;--card:#fff;--line:#d0d7de;--acc:#0a58ca;
 font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-body{margin:0}main,header.top{max-width:1240px;margin:0 auto;padding:16px 20px}
+body{margin:0}main,header.top{max-width:1240px;margin:0 auto;padding:16px 20px}main{padding-top:0}header.top{padding-bottom:0}
 h1{font-size:1.5rem;margin:0 0 4px}h2{font-size:1.2rem;margin:24px 0 8px}h3{font-size:1.05rem;margin:0 0 6px}
 a{color:var(--acc)}code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace}
 [hidden]{display:none!important}
