@@ -298,10 +298,10 @@ def run(manifest: str, **opts: Any) -> None:
             if not report["no_report"]:
                 from .report import report_from_ledger
 
-                written, _ = report_from_ledger(
-                    _ledger_path(Path(manifest), opts["ledger"]), manifest, report["report_path"]
-                )
-                click.echo(f"Report: {written}")
+                try:  # the run is done and its ledger committed: a report it cannot write is a warning
+                    report_from_ledger(_ledger_path(Path(manifest), opts["ledger"]), manifest, report["report_path"])
+                except BatchAvatarsError as error:
+                    click.echo(f"warning: {error}", err=True)
     sys.exit(int(code))
 
 

@@ -254,4 +254,9 @@ def test_a_run_writes_its_report_unless_told_not_to(tmp_path):
         chosen = tmp_path / "out" / "run.html"
         second = subprocess.run([*cmd, "--report", str(chosen)], capture_output=True, text=True, env=env, timeout=120)
         assert second.returncode == 0, second.stderr
+        (tmp_path / "file").write_text("x")
+        third = [*cmd, "--report", str(tmp_path / "file" / "r.html")]
+        unwritable = subprocess.run(third, capture_output=True, text=True, env=env, timeout=120)
+        assert unwritable.returncode == 0  # the run's own exit code stands
+        assert "warning: cannot write the report" in unwritable.stderr and "Traceback" not in unwritable.stderr
     assert "<code class=k>ava</code>" in chosen.read_text()
