@@ -29,8 +29,11 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix batchavatars tests benchmarks
 
 # Everything, the slow soak and kill tests included (a plain `pytest` skips those).
+# Without chromium the report's browser tests skip (fail under CI=true); say so last, where it is seen.
 test: check
-	$(BIN)/python -m pytest -m "slow or not slow"
+	$(BIN)/python -m pytest -m "slow or not slow"; status=$$?; \
+	command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium not found, so the report's browser tests were skipped (apt-get install -y chromium)"; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +67,9 @@ class RunSettings:
     replay_window: float = REPLAY_WINDOW  # older unanswered keys are looked up before re-sending
     on_event: Reporter = silent  # called as on_event("item_succeeded", key=..., look_id=..., ...)
     display: Display | None = None  # a live view of the run (the CLI's progress bar)
+    # Called with the result while the API (the sandbox, for sandbox runs) is still there: the CLI
+    # fetches the sandbox's preview images for the report this way.
+    on_finish: Callable[[RunResult], Awaitable[None]] | None = None
     handle_signals: bool = False  # SIGINT/SIGTERM stop the run cleanly (the CLI sets it)
 
     def options(self) -> RunOptions:
@@ -134,9 +137,11 @@ async def arun(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> R
     try:
         with book.exclusive(), _server(chosen) as url:
             result = await _run(loaded, book, url, api_key, chosen)
+            result.ledger = path
+            if chosen.on_finish is not None:
+                await chosen.on_finish(result)
     finally:
         book.close()
-    result.ledger = path
     return result
 
 

@@ -108,6 +108,7 @@ only_option = click.option(
 sandbox_ledger_option = click.option(
     "--sandbox", is_flag=True, help="The ledger of `run --sandbox` trials (<manifest>.sandbox.ledger.db)."
 )
+OUT_FILE = click.Path(dir_okay=False, writable=True)
 exclude_option = click.option("--exclude", multiple=True, metavar="KEY_OR_GLOB", help="Leave these out. Repeatable.")
 
 
@@ -298,8 +299,12 @@ def plan(
 @click.option("-v", "--verbose", count=True, help="More detail (each poll, each request).")
 @click.option("-q", "--quiet", is_flag=True, help="Warnings and the summary only.")
 @click.option("--progress/--no-progress", default=None, help="Live progress display (default: on a terminal).")
+@click.option(
+    "--report", "report_path", type=OUT_FILE, metavar="FILE", help="The HTML report (default: beside the ledger)."
+)
+@click.option("--no-report", is_flag=True, help="Write no HTML report.")
 def run(manifest: str, **opts: Any) -> None:
-    """Create what MANIFEST describes, resuming from its ledger.
+    """Create what MANIFEST describes, resuming from its ledger; then write its HTML report.
 
     \b
     Example:
@@ -358,6 +363,36 @@ def export(manifest: str | None, ledger: str | None, fmt: str, output: str | Non
             click.echo(f"wrote {n} records to {output}", err=True)
         else:
             exporter.write(records, fmt, sys.stdout)
+
+
+@main.command()
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False))
+@ledger_option
+@click.option(
+    "-o", "--output", type=OUT_FILE, metavar="FILE", help="Default: <manifest>.report.html beside the ledger."
+)
+@click.option(
+    "--embed-previews",
+    is_flag=True,
+    help="Fetch each preview once (cached in <manifest>.previews/ beside the ledger) and put it in the file, "
+    "so the report shows the pictures offline.",
+)
+@sandbox_ledger_option
+def report(manifest: str | None, ledger: str | None, output: str | None, embed_previews: bool, sandbox: bool) -> None:
+    """An HTML report of the ledger: consent links and failures first, then every character with its looks.
+    Prints the path of the file written.
+
+    \b
+    Example:  batchavatars report manifests/example.yaml --embed-previews
+    """
+    from .report import report_from_ledger
+
+    with _user_errors():
+        path = _ledger_path(Path(manifest) if manifest else None, ledger, sandbox)
+        written, found = report_from_ledger(path, manifest or str(path), output, embed_previews=embed_previews)
+        if found is not None:
+            click.echo(found.describe(), err=True)
+        click.echo(str(written))
 
 
 @main.command()

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from .records import RECORD_FIELDS, Record
 
-# First the columns a video pipeline takes, then the rest of the record.
+# First the columns a video pipeline takes (the look, and what a video of it may use), then the rest.
 EXPORT_FIELDS: tuple[str, ...] = (
     "key",
     "kind",
@@ -20,6 +20,9 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "status",
     "look_id",
     "group_id",
+    "supported_api_engines",
+    "default_voice_id",
+    "preferred_orientation",
     "consent_url",
     "preview_image_url",
     "error_code",
@@ -27,6 +30,11 @@ EXPORT_FIELDS: tuple[str, ...] = (
 )
 EXPORT_FIELDS += tuple(f for f in RECORD_FIELDS if f not in EXPORT_FIELDS)
 FORMATS = ("json", "jsonl", "csv")
+LIST_SEPARATOR = ";"  # a list in one CSV cell: "avatar_iv;avatar_v"
+
+
+def _csv_row(row: dict[str, object]) -> dict[str, object]:
+    return {k: LIST_SEPARATOR.join(str(x) for x in v) if isinstance(v, list) else v for k, v in row.items()}
 
 
 def write(records: Iterable[Record], fmt: str, out: TextIO) -> int:
@@ -40,7 +48,7 @@ def write(records: Iterable[Record], fmt: str, out: TextIO) -> int:
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(_csv_row(row) for row in rows)
     else:
         raise ValueError(fmt)
     return len(rows)

@@ -36,6 +36,8 @@ def run_command(
     verbose: int,
     quiet: bool,
     progress: bool | None,
+    report_path: str | None = None,
+    no_report: bool = False,
     **settings: Any,
 ) -> ExitCode:
     """`settings`: the run options the CLI passes through to api.RunSettings unchanged."""
@@ -45,6 +47,16 @@ def run_command(
     api_key = SANDBOX_KEY if sandbox else api_key_from_env()
     logger = configure(fmt=log_format, verbosity=-1 if quiet else verbose, secrets=[api_key])
     show = sys.stderr.isatty() if progress is None else progress
+    previews: dict[str, str] = {}
+
+    async def keep_previews(result: RunResult) -> None:
+        # The sandbox's preview images go with it when the run ends: embed them while it is up.
+        if sandbox and not no_report and result.ledger is not None:
+            from .report import default_previews_dir
+            from .report_previews import embed_previews_async
+
+            previews.update((await embed_previews_async(result.records, default_previews_dir(result.ledger))).uris)
+
     result = anyio.run(
         lambda: arun(
             loaded,
@@ -55,6 +67,7 @@ def run_command(
             on_event=log_reporter(logger),
             display=_progress if show else None,
             handle_signals=True,
+            on_finish=keep_previews,
             **settings,
         )
     )
@@ -68,11 +81,37 @@ def run_command(
     )
     if result.stopped and result.stop_message:
         console.print(f"stopped: {result.stop_message}")
+    summary = summary_dict(result, path, credits)
+    if not no_report:
+        _write_report(console, path, result, manifest, summary, report_path, previews)
     if json_summary:
-        Path(json_summary).write_text(
-            json.dumps(summary_dict(result, path, credits), indent=2) + "\n", encoding="utf-8"
-        )
+        Path(json_summary).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return result.exit_code
+
+
+def _write_report(
+    console: Console,
+    ledger: Path,
+    result: RunResult,
+    manifest: str,
+    summary: dict[str, Any],
+    report_path: str | None,
+    previews: dict[str, str],
+) -> None:
+    """After every run, whatever its exit code; a report that cannot be written is a warning only:
+    the run is done and its ledger committed."""
+    from .report import write_report
+
+    try:
+        written = write_report(ledger, result.records, manifest, summary, report_path=report_path, previews=previews)
+    except OSError as exc:
+        print(
+            f"warning: cannot write the report ({exc.strerror or exc}). Fix: pass --report FILE somewhere writable",
+            file=sys.stderr,
+        )
+        return
+    summary["report"] = str(written)
+    console.print(f"Report: {written}", soft_wrap=True, highlight=False)
 
 
 def _progress(snapshot: Callable[[], Snapshot]) -> ProgressView:

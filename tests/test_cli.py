@@ -135,7 +135,7 @@ def test_run_status_export_against_a_server_and_the_key_never_leaks(tmp_path):
     export = run_cli(["export", manifest, "--format", "csv", "-o", str(tmp_path / "out.csv")], {})
     assert export.returncode == 0
     rows = (tmp_path / "out.csv").read_text().splitlines()
-    assert rows[0].startswith("key,kind,type,name,parent,status,look_id,group_id,consent_url") and len(rows) == 3
+    assert rows[0].startswith("key,kind,type,name,parent,status,look_id,group_id,") and len(rows) == 3
     everything = proc.stdout + proc.stderr + (tmp_path / "out.csv").read_text() + (tmp_path / "s.json").read_text()
     everything += (tmp_path / "m.ledger.db").read_bytes().decode("latin-1")
     assert SECRET not in everything

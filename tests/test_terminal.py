@@ -52,4 +52,5 @@ def test_progress_display_updates_under_a_pty_and_ends_with_the_summary(tmp_path
     assert len(set(frames)) >= 3, frames  # the display moved on as items finished
     assert "\x1b[" in text  # a live display redraws with control sequences on a terminal
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
-    assert plain.rstrip().endswith("tty.ledger.db") and "Run of" in plain  # ends with the summary and the ledger
+    # ends with the summary, the ledger and the report
+    assert "tty.ledger.db" in plain and plain.rstrip().endswith("tty.report.html") and "Run of" in plain
