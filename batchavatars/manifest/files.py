@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..spec import FileRef
+from .problems import Located
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
@@ -24,14 +25,6 @@ _PLAIN_URL = re.compile(
 )
 
 
-class SourceError(Exception):
-    """A manifest or roster cannot be read. `line`/`col` are 0-based when the bytes were read."""
-
-    def __init__(self, message: str, fix: str, line: int | None = None, col: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.fix, self.line, self.col = message, fix, line, col
-
-
 def read_source(path: str, what: str) -> bytes:
     """The bytes of a manifest/roster at `path` (absolute), BOM removed, checked to be UTF-8.
 
@@ -40,39 +33,37 @@ def read_source(path: str, what: str) -> bytes:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise SourceError(
+        raise Located(
             f"{what} not found",
             "check the path (a roster's path is relative to the manifest's folder)"
             if what.startswith("roster")
             else "check the path (it is relative to the current folder)",
         ) from None
     except NotADirectoryError:
-        raise SourceError(f"{what} not found (a part of its path is a file, not a folder)", "check the path") from None
+        raise Located(f"{what} not found (a part of its path is a file, not a folder)", "check the path") from None
     except PermissionError:
-        raise SourceError(
-            f"{what} cannot be reached (permission denied)", "check the permissions of its folders"
-        ) from None
+        raise Located(f"{what} cannot be reached (permission denied)", "check the permissions of its folders") from None
     except (OSError, ValueError) as exc:
-        raise SourceError(f"{what} cannot be opened ({_reason(exc)})", "check the path") from None
+        raise Located(f"{what} cannot be opened ({_reason(exc)})", "check the path") from None
     if stat.S_ISDIR(st.st_mode):
-        raise SourceError(f"{what} is a directory, not a file", "pass the path of the YAML/CSV file itself")
+        raise Located(f"{what} is a directory, not a file", "pass the path of the YAML/CSV file itself")
     if not stat.S_ISREG(st.st_mode):
-        raise SourceError(f"{what} is not a regular file (a device, pipe or socket)", "pass a regular file")
+        raise Located(f"{what} is not a regular file (a device, pipe or socket)", "pass a regular file")
     if st.st_size > MAX_SOURCE_BYTES:
-        raise SourceError(
+        raise Located(
             f"{what} is {st.st_size / 1048576:.1f} MiB; the limit is 64 MiB", "split it into several manifests"
         )
     if not os.access(path, os.R_OK):
-        raise SourceError(f"{what} is not readable (permission denied)", f"chmod u+r {path}")
+        raise Located(f"{what} is not readable (permission denied)", f"chmod u+r {path}")
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_SOURCE_BYTES + 1)
     except IsADirectoryError:  # pragma: no cover - raced
-        raise SourceError(f"{what} is a directory, not a file", "pass the path of the file itself") from None
+        raise Located(f"{what} is a directory, not a file", "pass the path of the file itself") from None
     except OSError as exc:
-        raise SourceError(f"{what} cannot be read ({_reason(exc)})", "check the file and its permissions") from None
+        raise Located(f"{what} cannot be read ({_reason(exc)})", "check the file and its permissions") from None
     if len(data) > MAX_SOURCE_BYTES:
-        raise SourceError(f"{what} is over 64 MiB", "split it into several manifests")
+        raise Located(f"{what} is over 64 MiB", "split it into several manifests")
     return check_utf8(data, what)
 
 
@@ -80,9 +71,9 @@ def check_utf8(data: bytes, what: str) -> bytes:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SourceError(f"{what} is UTF-16 encoded", "save it as UTF-8", 0, 0)
+        raise Located(f"{what} is UTF-16 encoded", "save it as UTF-8", 0, 0)
     if not data.strip():
-        raise SourceError(
+        raise Located(
             f"{what} is empty",
             "start from `batchavatars init`"
             if what.startswith("manifest")
@@ -96,7 +87,7 @@ def check_utf8(data: bytes, what: str) -> bytes:
         before = data[: exc.start]
         line = before.count(b"\n")
         col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace"))
-        raise SourceError(
+        raise Located(
             f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             "save it as UTF-8",
             line,
