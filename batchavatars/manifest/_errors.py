@@ -31,10 +31,11 @@ URLLIKE = {"url", "reroute_url"}
 
 class CsvRow(YMap):
     """A roster row as a mapping; `cols` gives the 0-based column of every header field, so a
-    missing value can point at its (empty) cell."""
+    missing value can point at its (empty) cell; `header_line` is where the header row is."""
 
-    __slots__ = ("cols",)
+    __slots__ = ("cols", "header_line")
     cols: dict[str, int]
+    header_line: int
 
 
 def suggest(word: Any, choices: Sequence[str]) -> str | None:

@@ -208,12 +208,20 @@ def _too_short(e: _Err) -> tuple[str, str | None]:
     return f"`{e.field}` is empty", f"write a value for `{e.field}` or remove the field"
 
 
+_BLANK_FIX = {
+    "name": "write the display name, e.g. `name: Ava Reyes`",
+    "prompt": "describe what to generate, e.g. `prompt: a friendly presenter in a bright studio`",
+}
+
+
 def _pattern(e: _Err) -> tuple[str, str | None]:
     shown = short(str(e.value))
     if e.last in KEYLIKE or (e.section == "look_templates" and "for_each" in e.inner):
         return f"`{e.field}` {shown} is not a valid key", f"keys are {KEY_RULE}, e.g. {slug(str(e.value))!r}"
     if e.last in URLLIKE:
         return f"`{e.field}` must be an http(s) URL, not {shown}", "use a full address: https://<host>/<path>"
+    if e.last in _BLANK_FIX:
+        return f"`{e.field}` is blank (only spaces); HeyGen needs text here", _BLANK_FIX[e.last]
     return f"`{e.field}` {shown} has the wrong format", None  # pragma: no cover - no other patterns
 
 

@@ -3,6 +3,7 @@ files (URL syntax, local files present and usable)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..spec import FileRef, Location
@@ -10,6 +11,7 @@ from ._errors import suggest
 from ._yaml import YList, YMap
 from .entry import Entry
 from .files import FileChecker, file_ref, resolve_path, url_problem
+from .media import url_extension_issue
 from .model import AssetFile, PathFile, UrlFile
 from .problems import Problems
 
@@ -63,6 +65,38 @@ def groups(avatars: list[Entry], known: dict[str, Entry], problems: Problems) ->
                 entry.key,
                 f"name the avatar `{group}` derives from, or make this a look with `avatar: {group}`",
             )
+
+
+def twin_groups(avatars: list[Entry], known: dict[str, Entry], problems: Problems) -> None:
+    """A digital twin can only join a digital-twin character (HeyGen refuses it otherwise). A
+    character made in this manifest is of the type of the avatar that starts it: the end of the
+    `group` chain. One that joins an existing `avatar_group_id` is of a type only HeyGen knows."""
+    for entry in avatars:
+        if entry.model.type != "digital_twin" or entry.model.group is None:
+            continue
+        founder = _founder(entry, known)
+        if founder is None or founder.model.avatar_group_id is not None or founder.model.type == "digital_twin":
+            continue
+        via = "" if founder.key == entry.model.group else f" (through `{entry.model.group}`)"
+        problems.add(
+            f"`group` joins the character of `{founder.key}`{via}, a {founder.model.type} avatar; "
+            "HeyGen lets a digital twin join only a digital-twin character",
+            entry.at("group"),
+            entry.key,
+            "remove `group` to make the twin a character of its own, or name a digital_twin avatar",
+        )
+
+
+def _founder(entry: Entry, known: dict[str, Entry]) -> Entry | None:
+    """The avatar at the end of `entry`'s `group` chain; None if the chain breaks or loops."""
+    seen = {entry.key}
+    node: Entry | None = entry
+    while node is not None and node.model.group is not None:
+        node = known.get(node.model.group)
+        if node is None or node.kind != "avatar" or node.key in seen:
+            return None
+        seen.add(node.key)
+    return node
 
 
 def parents(looks: list[Entry], known: dict[str, Entry], problems: Problems) -> None:
@@ -150,35 +184,30 @@ class FileSlot:
 
 
 def file(entry: Entry, value: Any, slot: FileSlot, problems: Problems, checker: FileChecker) -> FileRef:
-    """The FileRef of a `file`/reference-image value, its URL syntax or local file checked."""
+    """The FileRef of a `file`/reference-image value: a URL's syntax and extension checked, a local
+    file checked and its SHA-256 filled in."""
     if isinstance(value, str):
         ref, why = file_ref(value, entry.base)
-        if why:
-            problems.add(
-                f"`{slot.label}` {value!r} {why}",
-                slot.where(entry, value),
-                entry.key,
-                "use an http(s) URL, or a local path relative to the "
-                + ("manifest" if entry.file == problems.manifest else "roster"),
-            )
-            return ref
+        label = f"`{slot.label}` {value!r}"
+        fix = "use an http(s) URL, or a local path relative to the " + (
+            "manifest" if entry.file == problems.manifest else "roster"
+        )
     elif isinstance(value, UrlFile):
-        ref = FileRef("url", value.url)
-        why = url_problem(value.url)
-        if why:
-            problems.add(
-                f"`{slot.label}.url` {value.url!r} {why}",
-                slot.where(entry, value),
-                entry.key,
-                "use a full address: https://<host>/<path>",
-            )
-        return ref
+        ref, why = FileRef("url", value.url), url_problem(value.url)
+        label, fix = f"`{slot.label}.url` {value.url!r}", "use a full address: https://<host>/<path>"
     elif isinstance(value, PathFile):
-        ref = FileRef("path", resolve_path(value.path, entry.base), written=value.path)
+        ref, why, label, fix = FileRef("path", resolve_path(value.path, entry.base), written=value.path), None, "", ""
     else:
         return FileRef("asset_id", value.asset_id)
-    if ref.kind == "path":
-        issue = checker.check(ref.value, slot.exts, slot.what)
+    if why:
+        problems.add(f"{label} {why}", slot.where(entry, value), entry.key, fix)
+    elif ref.kind == "url":
+        wrong = url_extension_issue(ref.value, slot.exts, slot.what)
+        if wrong:
+            problems.add(f"{label} {wrong[0]}", slot.where(entry, value), entry.key, wrong[1])
+    else:
+        issue, digest = checker.check(ref.value, slot.exts, slot.what)
         if issue is not None:
             problems.add(issue.message, slot.where(entry, value), entry.key, issue.fix)
+        ref = replace(ref, sha256=digest)
     return ref

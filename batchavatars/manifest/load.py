@@ -104,6 +104,7 @@ class _Loader:
         every = entries + look_entries
         known = checks.unique(every, problems)
         checks.groups(entries, known, problems)
+        checks.twin_groups(entries, known, problems)
         checks.parents(look_entries, known, problems)
         checks.cycles(every, known, problems)
         items = specs.build(every, problems, self.files)
