@@ -9,9 +9,10 @@ import os
 from array import array
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from . import _yaml
-from ._errors import CsvRow, suggest
+from ._errors import CsvRow, plural, suggest
 from ._wording import translate
 from ._yaml import YMap
 from .entry import Entry, salvage
@@ -43,21 +44,45 @@ def roster_entries(root: YMap, avatars_from: str, problems: Problems, manifest_b
     try:
         models = list(enumerate(avatars_adapter.validate_python(rows_yl)))
     except ValidationError as exc:
-        problems.extend(*translate(exc.errors(include_url=False), rows_yl, shown, csv=True, limit=problems.room()))
+        errors = _absent_columns(exc.errors(include_url=False), rows[0], problems, shown)
+        problems.extend(*translate(errors, rows_yl, shown, csv=True, limit=problems.room()))
         models = salvage(rows_yl, avatar_adapter, problems, avatar=True)
     return [Entry(model.key, "avatar", model, rows[i], shown, base, rows[i].line, 0) for i, model in models]
 
 
+def _absent_columns(errors: list[ErrorDetails], row: CsvRow, problems: Problems, shown: str) -> list[ErrorDetails]:
+    """A field the rows need but the header has no column for is named once, at the header row,
+    not as an empty cell on every row. Returns the other errors."""
+    absent: dict[str, int] = {}
+    kept = []
+    for err in errors:
+        name = err["loc"][-1] if err["type"] == "missing" else None
+        if isinstance(name, str) and name not in row.cols:
+            absent[name] = absent.get(name, 0) + 1
+        else:
+            kept.append(err)
+    for name, count in absent.items():
+        problems.add(
+            f"the header row has no `{name}` column, which {plural(count, 'row')} of the roster need",
+            problems.at(row.header_line, 0, shown),
+            None,
+            f"add a `{name}` column to the header row and fill it in on those rows",
+        )
+    return kept
+
+
 def read_roster(data: bytes) -> tuple[list[CsvRow], list[Located]]:
     """Rows of a CSV roster as CsvRows (line = row - 1 with the header as row 1; col = column
-    index), empty cells left out. Header problems are fatal (raised); row problems returned."""
+    index), empty cells left out. Separated by commas, semicolons or tabs (what spreadsheets
+    export), told apart by the header row. Header problems are fatal (raised); row problems returned."""
     text = data.decode("utf-8")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    text, delimiter = _delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     problems: list[Located] = []
     rows: list[CsvRow] = []
     header: list[str] | None = None
     columns: dict[str, int] = {}
-    previous = 0
+    previous = header_line = 0
     try:
         for record in reader:
             start = previous  # 0-based line where this record starts
@@ -65,10 +90,12 @@ def read_roster(data: bytes) -> tuple[list[CsvRow], list[Located]]:
             if not record or all(not cell.strip() for cell in record):
                 continue
             if header is None:
-                header = [cell.strip() for cell in record]
-                columns = _header(header, start)
+                header = [_column(cell) for cell in record]
+                columns = _header(header, [cell.strip() for cell in record], start)
+                header_line = start
                 continue
             row, extra = _row(record, header, columns, start)
+            row.header_line = header_line
             if extra is not None:
                 problems.append(extra)
             rows.append(row)
@@ -81,6 +108,41 @@ def read_roster(data: bytes) -> tuple[list[CsvRow], list[Located]]:
             "the roster has no header row", "write a first row naming the columns: " + ",".join(CSV_COLUMNS), 0, 0
         )
     return rows, problems
+
+
+def _column(cell: str) -> str:
+    """A header cell as a column name: `Key`, ` Avatar Group ID ` → key, avatar_group_id."""
+    return "_".join(cell.strip().lower().replace("-", " ").split())
+
+
+_SHOWN = {",": "`,` (comma)", ";": "`;` (semicolon)", "\t": "tab"}
+
+
+def _delimiter(text: str) -> tuple[str, str]:
+    """The text (an Excel `sep=;` line blanked, keeping line numbers) and its separator: the one
+    that splits the header row into the most known columns; comma when none does."""
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    stated = first_line.strip()
+    if stated.lower().startswith("sep=") and len(stated) == 5:
+        return text.replace(first_line, "", 1), stated[4]
+    scores = {
+        d: sum(_column(c) in CSV_COLUMNS for c in next(csv.reader([first_line], delimiter=d), [])) for d in _SHOWN
+    }
+    best = max(scores.values())
+    winners = [d for d, score in scores.items() if score == best]
+    if best == 0:
+        return text, ","
+    if len(winners) > 1:
+        line = text[: text.find(first_line)].count("\n")
+        raise Located(
+            "the header row could be split by "
+            + " or ".join(_SHOWN[d] for d in winners)
+            + ": which separates the columns?",
+            "use one separator throughout; from a spreadsheet, save as CSV UTF-8 (Comma delimited)",
+            line,
+            0,
+        )
+    return text, winners[0]
 
 
 def _row(record: list[str], header: list[str], columns: dict[str, int], start: int) -> tuple[CsvRow, Located | None]:
@@ -104,13 +166,14 @@ def _row(record: list[str], header: list[str], columns: dict[str, int], start: i
     return row, None
 
 
-def _header(header: list[str], line: int) -> dict[str, int]:
+def _header(header: list[str], shown: list[str], line: int) -> dict[str, int]:
+    """Column name → index; `shown`: the header cells as written, for messages."""
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         if name not in CSV_COLUMNS:
-            raise _bad_column(header, index, line)
+            raise _bad_column(header, shown, index, line)
         if name in columns:
-            raise Located(f"column {name!r} appears twice in the header row", "remove one of them", line, index)
+            raise Located(f"column {shown[index]!r} appears twice in the header row", "remove one of them", line, index)
         columns[name] = index
     missing = [c for c in CSV_REQUIRED if c not in columns]
     if missing:
@@ -123,8 +186,8 @@ def _header(header: list[str], line: int) -> dict[str, int]:
     return columns
 
 
-def _bad_column(header: list[str], index: int, line: int) -> Located:
-    name = header[index]
+def _bad_column(header: list[str], shown: list[str], index: int, line: int) -> Located:
+    name = shown[index]
     if not name:
         return Located(
             f"column {index + 1} of the header row has no name",
@@ -134,11 +197,11 @@ def _bad_column(header: list[str], index: int, line: int) -> Located:
         )
     if not any(h in CSV_COLUMNS for h in header):
         return Located(
-            f"the first row {','.join(header)[:80]!r} is not a header row",
+            f"the first row {','.join(shown)[:80]!r} is not a header row",
             "add a header row first: " + ",".join(CSV_COLUMNS),
             line,
             0,
         )
-    close = suggest(name, CSV_COLUMNS)
+    close = suggest(header[index], CSV_COLUMNS)
     fix = f"did you mean `{close}`?" if close else f"use only the columns {','.join(CSV_COLUMNS)}"
     return Located(f"unknown column {name!r} in the header row", fix, line, index)
