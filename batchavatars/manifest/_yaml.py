@@ -106,9 +106,11 @@ def load(data: bytes) -> tuple[Any, list[Located], dict[tuple[int, int], str]]:
     try:
         parser = _parser(data)  # the pure-Python reader already checks characters here
         get_event = parser.get_event
+        scalar = builder.scalar
         while (ev := get_event()) is not None:
-            handler = handlers(ev.__class__)
-            if handler is not None:
+            if ev.__class__ is ScalarEvent:  # most events: skip the lookup
+                scalar(ev)
+            elif (handler := handlers(ev.__class__)) is not None:
                 handler(ev)
     except yaml.YAMLError as exc:
         line, col = _mark(exc, data)

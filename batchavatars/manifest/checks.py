@@ -157,16 +157,16 @@ def _cycle(ring: list[str], order: dict[str, int], known: dict[str, Entry], prob
 
 
 class FileSlot:
-    """Where a `file` or reference-image value sits: `container[slot]` in the raw data."""
+    """Which file field a value is in: `container[slot]` of the item's raw data, what it must be."""
 
-    __slots__ = ("container", "slot", "label", "exts", "what")
+    __slots__ = ("slot", "label", "exts", "what")
 
-    def __init__(self, container: Any, slot: Any, label: str, exts: tuple[str, ...], what: str) -> None:
-        self.container, self.slot, self.label, self.exts, self.what = container, slot, label, exts, what
+    def __init__(self, slot: Any, label: str, exts: tuple[str, ...], what: str) -> None:
+        self.slot, self.label, self.exts, self.what = slot, label, exts, what
 
-    def where(self, entry: Entry, value: Any) -> Location:
+    def where(self, entry: Entry, container: Any, value: Any) -> Location:
         """The value's position (only computed for a problem: finding positions is a scan)."""
-        container, slot = self.container, self.slot
+        slot = self.slot
         if isinstance(container, YMap) and slot in container:
             line, col = container.value_pos(slot)
             inner = container[slot]
@@ -183,31 +183,33 @@ class FileSlot:
         return Location(entry.file, line + 1, col + 1)
 
 
-def file(entry: Entry, value: Any, slot: FileSlot, problems: Problems, checker: FileChecker) -> FileRef:
-    """The FileRef of a `file`/reference-image value: a URL's syntax and extension checked, a local
-    file checked and its SHA-256 filled in."""
+def file(entry: Entry, container: Any, value: Any, slot: FileSlot, problems: Problems, checker: FileChecker) -> FileRef:
+    """The FileRef of a `file`/reference-image value (in `container`): a URL's syntax and extension
+    checked, a local file checked and its SHA-256 filled in."""
     if isinstance(value, str):
         ref, why = file_ref(value, entry.base)
-        label = f"`{slot.label}` {value!r}"
+    elif isinstance(value, UrlFile):
+        ref, why = FileRef("url", value.url), url_problem(value.url)
+    elif isinstance(value, PathFile):
+        ref, why = FileRef("path", resolve_path(value.path, entry.base), written=value.path), None
+    else:
+        return FileRef("asset_id", value.asset_id)
+    if ref.kind == "path" and why is None:
+        issue, digest = checker.check(ref.value, slot.exts, slot.what)
+        if issue is not None:
+            problems.add(issue.message, slot.where(entry, container, value), entry.key, issue.fix)
+        return replace(ref, sha256=digest)
+    if why is None:
+        wrong = url_extension_issue(ref.value, slot.exts, slot.what)
+        if wrong is None:
+            return ref
+        why, fix = wrong
+    elif isinstance(value, UrlFile):
+        fix = "use a full address: https://<host>/<path>"
+    else:
         fix = "use an http(s) URL, or a local path relative to the " + (
             "manifest" if entry.file == problems.manifest else "roster"
         )
-    elif isinstance(value, UrlFile):
-        ref, why = FileRef("url", value.url), url_problem(value.url)
-        label, fix = f"`{slot.label}.url` {value.url!r}", "use a full address: https://<host>/<path>"
-    elif isinstance(value, PathFile):
-        ref, why, label, fix = FileRef("path", resolve_path(value.path, entry.base), written=value.path), None, "", ""
-    else:
-        return FileRef("asset_id", value.asset_id)
-    if why:
-        problems.add(f"{label} {why}", slot.where(entry, value), entry.key, fix)
-    elif ref.kind == "url":
-        wrong = url_extension_issue(ref.value, slot.exts, slot.what)
-        if wrong:
-            problems.add(f"{label} {wrong[0]}", slot.where(entry, value), entry.key, wrong[1])
-    else:
-        issue, digest = checker.check(ref.value, slot.exts, slot.what)
-        if issue is not None:
-            problems.add(issue.message, slot.where(entry, value), entry.key, issue.fix)
-        ref = replace(ref, sha256=digest)
+    label = f"`{slot.label}.url` {value.url!r}" if isinstance(value, UrlFile) else f"`{slot.label}` {value!r}"
+    problems.add(f"{label} {why}", slot.where(entry, container, value), entry.key, fix)
     return ref

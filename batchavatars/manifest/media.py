@@ -116,6 +116,8 @@ def url_extension(url: str) -> str:
 
 def url_extension_issue(url: str, exts: tuple[str, ...], what: str) -> tuple[str, str] | None:
     """(message, fix) when a URL ends in a media extension HeyGen does not take for this field."""
+    if url.endswith(exts):  # the common case, settled at once
+        return None
     ext = url_extension(url)
     if not ext or ext in exts or ext not in MEDIA_EXTS:
         return None

@@ -11,6 +11,9 @@ from .files import PHOTO_EXTS, VIDEO_EXTS, FileChecker, url_problem
 from .model import DigitalTwinAvatar
 from .problems import Problems
 
+PHOTO = FileSlot("file", "file", PHOTO_EXTS, "photo")
+FOOTAGE = FileSlot("file", "file", VIDEO_EXTS, "training footage")
+
 
 def build(entries: list[Entry], problems: Problems, checker: FileChecker) -> list[ItemSpec]:
     return [_look(e) if e.kind == "look" else _avatar(e, problems, checker) for e in entries]
@@ -44,16 +47,17 @@ def _avatar(entry: Entry, problems: Problems, checker: FileChecker) -> ItemSpec:
             refs = tuple(
                 checks.file(
                     entry,
+                    raw_refs,
                     value,
-                    FileSlot(raw_refs, i, f"reference_images[{i}]", PHOTO_EXTS, "reference image"),
+                    FileSlot(i, f"reference_images[{i}]", PHOTO_EXTS, "reference image"),
                     problems,
                     checker,
                 )
                 for i, value in enumerate(model.reference_images)
             )
     else:
-        exts, what = (VIDEO_EXTS, "training footage") if kind == "digital_twin" else (PHOTO_EXTS, "photo")
-        file = checks.file(entry, model.file, FileSlot(entry.raw, "file", "file", exts, what), problems, checker)
+        slot = FOOTAGE if kind == "digital_twin" else PHOTO
+        file = checks.file(entry, entry.raw, model.file, slot, problems, checker)
         if isinstance(model, DigitalTwinAvatar) and model.consent is not None:
             consent = model.consent.reroute_url
             if consent is not None:
