@@ -511,5 +511,12 @@ def init(path: str, force: bool) -> None:
     target = Path(path)
     if target.exists() and not force:
         _fail(UsageError(f"{path} exists. Fix: choose another path or pass --force"))
-    target.write_text(starter_manifest(), encoding="utf-8")
-    click.echo(f"wrote {path}; edit it, then: batchavatars validate {path}")
+    try:
+        created = not target.parent.exists()
+        target.parent.mkdir(parents=True, exist_ok=True)  # `init team/q3/avatars.yaml` makes team/q3
+        target.write_text(starter_manifest(), encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        _fail(UsageError(f"cannot write {path} ({reason}). Fix: choose a path in a folder you can write to"))
+    made = f" (and its folder {target.parent})" if created else ""
+    click.echo(f"wrote {path}{made}; edit it, then: batchavatars validate {path}")

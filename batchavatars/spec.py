@@ -30,13 +30,23 @@ class FileRef:
     kind: FileKind
     # url: the URL; path: an absolute path (resolved against the manifest's folder); asset_id: the id
     value: str
-    # a path as written in the manifest or roster: what the spec hash takes, so that moving the
-    # project's folder does not make every local-file item look changed
+    # a path as written in the manifest or roster: for display
     written: str = field(default="", compare=False)
+    # a local file's content digest (hex), filled by the manifest's file checks: what the spec hash
+    # takes, so that replacing a photo at the same path changes the item and moving the project's
+    # folder does not
+    sha256: str | None = field(default=None, compare=False)
 
     @property
     def identity(self) -> str:
         return self.written or self.value
+
+    @property
+    def hashed(self) -> list[str]:
+        """What the spec hash takes of this file: its content for a checked local file."""
+        if self.kind == "path" and self.sha256 is not None:
+            return ["path", self.sha256]
+        return [self.kind, self.identity]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +77,9 @@ class ItemSpec:
             "parent": self.parent,
             "avatar_group_id": self.avatar_group_id,
             "avatar_id": self.avatar_id,
-            "file": [self.file.kind, self.file.identity] if self.file else None,
+            "file": self.file.hashed if self.file else None,
             "prompt": self.prompt,
-            "reference_images": [[r.kind, r.identity] for r in self.reference_images],
+            "reference_images": [r.hashed for r in self.reference_images],
         }
         raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(raw).hexdigest()[:32]

@@ -184,3 +184,17 @@ async def test_a_replayed_creation_is_not_counted_as_credits_spent(tmp_path):
         replays = sb.stats()["idempotent_replays"]
     assert replays == 1
     assert second.creations == 1  # the look only; the avatar's answer was a replay
+
+
+async def test_a_local_photo_replaced_in_place_is_a_change(tmp_path):
+    from .media import png_bytes
+
+    (tmp_path / "ava.png").write_bytes(png_bytes(shade=10))
+    manifest = write(tmp_path, "version: 1\navatars:\n  - {key: ava, type: photo, name: Ava, file: ./ava.png}\n")
+    with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
+        first = await batchavatars.arun(manifest, base_url=sb.url, **FAST)
+        assert first.exit_code == 0 and batchavatars.plan(manifest).steps["ava"].action == "skip"
+        (tmp_path / "ava.png").write_bytes(png_bytes(shade=200))  # a new photo, same path
+        assert batchavatars.plan(manifest).steps["ava"].action == "changed"
+        again = await batchavatars.arun(manifest, base_url=sb.url, **FAST)
+        assert posts(sb) == 1 and again.exit_code == 0  # reported, not silently replaced

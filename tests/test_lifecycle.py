@@ -15,6 +15,7 @@ import pytest
 from batchavatars.ledger import Ledger
 from batchavatars.sandbox import SandboxConfig, serve
 
+from .media import jpeg_bytes, png_bytes
 from .runs import run_items
 from .specs import avatar
 
@@ -28,8 +29,8 @@ def lifecycle_manifest(tmp_path: Path) -> Path:
         fh.seek(BIG - 1)
         fh.write(b"\1")
     (tmp_path / "footage" / "lee.webm").write_bytes(b"webm" * 5000)
-    (tmp_path / "photos" / "shared.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"p" * 4000)
-    (tmp_path / "photos" / "ref.jpg").write_bytes(b"\xff\xd8\xff" + b"j" * 3000)
+    (tmp_path / "photos" / "shared.png").write_bytes(png_bytes())  # the manifest reads its header
+    (tmp_path / "photos" / "ref.jpg").write_bytes(jpeg_bytes())
     text = """\
 version: 1
 avatars:

@@ -14,6 +14,8 @@ from batchavatars.errors import ManifestError
 from batchavatars.manifest import Manifest, load_manifest, starter_manifest
 from batchavatars.spec import FileRef, ItemSpec, Location
 
+from .media import jpeg_bytes, png_bytes
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "manifests"
 
@@ -1192,9 +1194,9 @@ def test_relative_path_gives_absolute_manifest_path(tmp_path: Path, monkeypatch:
 
 def test_spec_mapping_of_every_field(tmp_path: Path) -> None:
     (tmp_path / "photos").mkdir()
-    (tmp_path / "photos" / "ava.jpg").write_bytes(b"\xff\xd8\xff\xe0fake")
+    (tmp_path / "photos" / "ava.jpg").write_bytes(jpeg_bytes())
     (tmp_path / "refs").mkdir()
-    (tmp_path / "refs" / "2.png").write_bytes(b"\x89PNG fake")
+    (tmp_path / "refs" / "2.png").write_bytes(png_bytes())
     m = load_manifest(
         write(
             tmp_path,
@@ -1468,7 +1470,7 @@ def test_local_file_checks(tmp_path: Path, name: str, content: bytes | str | Non
 
 def test_valid_video_and_reference_image(tmp_path: Path) -> None:
     (tmp_path / "clip.webm").write_bytes(b"x")
-    (tmp_path / "REF.JPEG").write_bytes(b"x")
+    (tmp_path / "REF.JPEG").write_bytes(jpeg_bytes())
     m = load_manifest(
         write(
             tmp_path,
@@ -1485,7 +1487,7 @@ def test_valid_video_and_reference_image(tmp_path: Path) -> None:
 
 
 def test_each_local_file_is_stat_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "same.png").write_bytes(b"x")
+    (tmp_path / "same.png").write_bytes(png_bytes())
     avatars = "\n".join(f"  - {{key: a{i}, type: photo, name: A, file: same.png}}" for i in range(50))
     path = write(tmp_path, "version: 1\navatars:\n" + avatars + "\n")
     calls: list[str] = []
@@ -1544,7 +1546,7 @@ def roster(tmp_path: Path, csv_text: str | bytes) -> Path:
 
 def test_roster_rows_become_avatars(tmp_path: Path) -> None:
     (tmp_path / "team" / "img").mkdir(parents=True)
-    (tmp_path / "team" / "img" / "bo.png").write_bytes(b"x")
+    (tmp_path / "team" / "img" / "bo.png").write_bytes(png_bytes())
     m = load_manifest(
         roster(
             tmp_path,
@@ -1663,7 +1665,7 @@ def test_moving_the_project_folder_does_not_make_local_file_items_changed(tmp_pa
     for folder in ("before", "after"):
         base = tmp_path / folder
         (base / "photos").mkdir(parents=True)
-        (base / "photos" / "p.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 100)
+        (base / "photos" / "p.png").write_bytes(png_bytes())
         (base / "m.yaml").write_text("version: 1\navatars:\n  - {key: a, type: photo, name: A, file: ./photos/p.png}\n")
         hashes.append(load_manifest(base / "m.yaml").items[0].spec_hash)
     assert hashes[0] == hashes[1]

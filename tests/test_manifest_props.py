@@ -23,6 +23,7 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=
 
 KEYS = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)  # no "." : template keys add ".t"
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+WORDS = TEXT.filter(lambda s: not s.isspace())  # HeyGen refuses a name or prompt of spaces only
 URLS = st.builds(
     "https://cdn.example.com/{}/{}.{}".format, st.integers(0, 999), KEYS, st.sampled_from(["jpg", "png", "jpeg"])
 )
@@ -39,9 +40,10 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
     keys = draw(st.lists(KEYS, min_size=1, max_size=12, unique=True))
     n_avatars = draw(st.integers(1, len(keys)))
     avatars: list[dict[str, Any]] = []
+    founder: dict[str, str | None] = {}  # the type of the avatar that starts each one's character
     for key in keys[:n_avatars]:
         kind = draw(st.sampled_from(["photo", "digital_twin", "prompt"]))
-        item: dict[str, Any] = {"key": key, "type": kind, "name": draw(TEXT)}
+        item: dict[str, Any] = {"key": key, "type": kind, "name": draw(WORDS)}
         if kind == "photo":
             item["file"] = draw(
                 st.one_of(URLS, st.builds(lambda u: {"url": u}, URLS), st.builds(lambda a: {"asset_id": a}, TEXT))
@@ -51,18 +53,22 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
             if draw(st.booleans()):
                 item["consent"] = {"reroute_url": draw(URLS)}
         else:
-            item["prompt"] = draw(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300))
+            prompts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=300)
+            item["prompt"] = draw(prompts.filter(lambda s: not s.isspace()))
             if draw(st.booleans()):
                 item["reference_images"] = draw(st.lists(URLS, max_size=3))
-        if avatars and draw(st.booleans()):
+        # a digital twin may only join a digital-twin character (or one only HeyGen knows: None)
+        joinable = [a["key"] for a in avatars if kind != "digital_twin" or founder[a["key"]] in ("digital_twin", None)]
+        if joinable and draw(st.booleans()):
             if draw(st.booleans()):
-                item["group"] = draw(st.sampled_from([a["key"] for a in avatars]))
+                item["group"] = draw(st.sampled_from(joinable))
             else:
                 item["avatar_group_id"] = draw(TEXT)
+        founder[key] = founder[item["group"]] if "group" in item else None if "avatar_group_id" in item else kind
         avatars.append(item)
     looks: list[dict[str, Any]] = []
     for key in keys[n_avatars:]:
-        look: dict[str, Any] = {"key": key, "name": draw(TEXT), "prompt": draw(TEXT)}
+        look: dict[str, Any] = {"key": key, "name": draw(WORDS), "prompt": draw(WORDS)}
         earlier = [a["key"] for a in avatars] + [x["key"] for x in looks]
         if draw(st.booleans()):
             look["avatar"] = draw(st.sampled_from(earlier))

@@ -1,5 +1,5 @@
 """Local files: reading the manifest and its CSV roster safely, resolving `file`/reference-image
-values to FileRefs, and checking local media files (stat + access, never reading them)."""
+values to FileRefs, and checking local media files (present, readable, and a photo a real image)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..spec import FileRef
+from .media import MIN_PHOTO_SIDE, PHOTO_EXTS, VIDEO_EXTS, Content, read_content
+from .problems import Located
+
+__all__ = ["PHOTO_EXTS", "VIDEO_EXTS", "FileChecker", "FileIssue", "file_ref", "read_source", "resolve_path"]
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
-PHOTO_EXTS = (".png", ".jpg", ".jpeg")
-VIDEO_EXTS = (".mp4", ".webm")
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _BAD_URL_CHARS = re.compile(r"[\s\x00-\x1f\x7f]")
 # The common case, settled without urlsplit: scheme, a plain host name, no port, then a path.
@@ -22,14 +24,6 @@ _PLAIN_URL = re.compile(
     r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
     r"(?:[/?#][^\s\x00-\x1f\x7f]*)?"
 )
-
-
-class SourceError(Exception):
-    """A manifest or roster cannot be read. `line`/`col` are 0-based when the bytes were read."""
-
-    def __init__(self, message: str, fix: str, line: int | None = None, col: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.fix, self.line, self.col = message, fix, line, col
 
 
 def read_source(path: str, what: str) -> bytes:
@@ -40,49 +34,62 @@ def read_source(path: str, what: str) -> bytes:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise SourceError(
+        raise Located(
             f"{what} not found",
             "check the path (a roster's path is relative to the manifest's folder)"
             if what.startswith("roster")
             else "check the path (it is relative to the current folder)",
         ) from None
     except NotADirectoryError:
-        raise SourceError(f"{what} not found (a part of its path is a file, not a folder)", "check the path") from None
+        raise Located(f"{what} not found (a part of its path is a file, not a folder)", "check the path") from None
     except PermissionError:
-        raise SourceError(
-            f"{what} cannot be reached (permission denied)", "check the permissions of its folders"
-        ) from None
+        raise Located(f"{what} cannot be reached (permission denied)", "check the permissions of its folders") from None
     except (OSError, ValueError) as exc:
-        raise SourceError(f"{what} cannot be opened ({_reason(exc)})", "check the path") from None
+        raise Located(f"{what} cannot be opened ({_reason(exc)})", "check the path") from None
     if stat.S_ISDIR(st.st_mode):
-        raise SourceError(f"{what} is a directory, not a file", "pass the path of the YAML/CSV file itself")
+        raise Located(f"{what} is a directory, not a file", "pass the path of the YAML/CSV file itself")
     if not stat.S_ISREG(st.st_mode):
-        raise SourceError(f"{what} is not a regular file (a device, pipe or socket)", "pass a regular file")
+        raise Located(f"{what} is not a regular file (a device, pipe or socket)", "pass a regular file")
     if st.st_size > MAX_SOURCE_BYTES:
-        raise SourceError(
+        raise Located(
             f"{what} is {st.st_size / 1048576:.1f} MiB; the limit is 64 MiB", "split it into several manifests"
         )
     if not os.access(path, os.R_OK):
-        raise SourceError(f"{what} is not readable (permission denied)", f"chmod u+r {path}")
+        raise Located(f"{what} is not readable (permission denied)", f"chmod u+r {path}")
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_SOURCE_BYTES + 1)
     except IsADirectoryError:  # pragma: no cover - raced
-        raise SourceError(f"{what} is a directory, not a file", "pass the path of the file itself") from None
+        raise Located(f"{what} is a directory, not a file", "pass the path of the file itself") from None
     except OSError as exc:
-        raise SourceError(f"{what} cannot be read ({_reason(exc)})", "check the file and its permissions") from None
+        raise Located(f"{what} cannot be read ({_reason(exc)})", "check the file and its permissions") from None
     if len(data) > MAX_SOURCE_BYTES:
-        raise SourceError(f"{what} is over 64 MiB", "split it into several manifests")
+        raise Located(f"{what} is over 64 MiB", "split it into several manifests")
     return check_utf8(data, what)
 
 
+_WORKBOOKS = (
+    (b"PK\x03\x04", "a spreadsheet workbook (.xlsx, .ods: a zip file)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"),
+)
+
+
 def check_utf8(data: bytes, what: str) -> bytes:
+    for magic, kind in _WORKBOOKS:
+        if data.startswith(magic):
+            raise Located(
+                f"{what} is {kind}, not CSV text",
+                "save it as CSV: in Excel, File > Save As > CSV UTF-8 (Comma delimited) (*.csv), "
+                "then point `avatars_from` at the .csv"
+                if what.startswith("roster")
+                else "a manifest is YAML text: start from `batchavatars init`",
+            )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SourceError(f"{what} is UTF-16 encoded", "save it as UTF-8", 0, 0)
+        raise Located(f"{what} is UTF-16 encoded", "save it as UTF-8", 0, 0)
     if not data.strip():
-        raise SourceError(
+        raise Located(
             f"{what} is empty",
             "start from `batchavatars init`"
             if what.startswith("manifest")
@@ -96,7 +103,7 @@ def check_utf8(data: bytes, what: str) -> bytes:
         before = data[: exc.start]
         line = before.count(b"\n")
         col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace"))
-        raise SourceError(
+        raise Located(
             f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             "save it as UTF-8",
             line,
@@ -144,18 +151,52 @@ class FileIssue:
 
 
 class FileChecker:
-    """Checks local media files, stat-ing each path once."""
+    """Checks local media files: each distinct path is stat-ed once and read once (its image header
+    and its SHA-256, which the ItemSpec's hash takes)."""
 
     def __init__(self) -> None:
-        self._stat: dict[str, FileIssue | None] = {}
+        self._seen: dict[str, tuple[FileIssue | None, Content | None]] = {}
 
-    def check(self, path: str, exts: tuple[str, ...], what: str) -> FileIssue | None:
+    def check(self, path: str, exts: tuple[str, ...], what: str) -> tuple[FileIssue | None, str | None]:
+        """What is wrong with the file at `path` as a `what`, if anything, and its SHA-256."""
         ext = os.path.splitext(path)[1].lower()
         if ext not in exts:
-            return _ext_issue(path, ext, exts, what)
-        if path not in self._stat:
-            self._stat[path] = _stat_issue(path)
-        return self._stat[path]
+            return _ext_issue(path, ext, exts, what), None
+        if path not in self._seen:
+            issue = _stat_issue(path)
+            self._seen[path] = (issue, None) if issue else _read(path)
+        issue, content = self._seen[path]
+        if content is None:
+            return issue, None
+        if exts == PHOTO_EXTS:
+            issue = _image_issue(path, content, what)
+        return issue, content.sha256
+
+
+def _read(path: str) -> tuple[FileIssue | None, Content | None]:
+    try:
+        return None, read_content(path)
+    except OSError as exc:
+        return FileIssue(f"{path}: cannot be read ({_reason(exc)})", "check the file and its permissions"), None
+
+
+def _image_issue(path: str, content: Content, what: str) -> FileIssue | None:
+    """A photo must be a PNG or JPEG by content, and (for a photo avatar) at least 512x512."""
+    if content.size is None:
+        kind = content.kind
+        if kind in ("a PNG image", "a JPEG image"):
+            return FileIssue(f"{path}: is {kind} with a broken header", "export it again as PNG or JPEG")
+        return FileIssue(
+            f"{path}: is not a PNG or JPEG image, whatever its name says (its content is {kind})",
+            "convert it to PNG or JPEG",
+        )
+    width, height = content.size
+    if what == "photo" and min(width, height) < MIN_PHOTO_SIDE:
+        return FileIssue(
+            f"{path}: is {width}x{height} pixels; HeyGen needs a photo of at least {MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE}",
+            f"use a larger original photo (at least {MIN_PHOTO_SIDE} pixels on each side)",
+        )
+    return None
 
 
 def _ext_issue(path: str, ext: str, exts: tuple[str, ...], what: str) -> FileIssue:

@@ -23,20 +23,29 @@ AVATAR_TYPES = ("digital_twin", "photo", "prompt")
 PLACEHOLDERS = ("avatar", "name", "type")
 
 Key = Annotated[str, Field(pattern=KEY_PATTERN, description=f"Item key, unique in the manifest: {KEY_RULE}.")]
+NOT_BLANK = r"\S"  # HeyGen refuses a name or prompt of spaces only
 Name = Annotated[
     str,
-    Field(min_length=1, max_length=NAME_MAX, title="Name", description="Display name on HeyGen (1-255 characters)."),
+    Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=NOT_BLANK,
+        title="Name",
+        description="Display name on HeyGen (1-255 characters, not only spaces).",
+    ),
 ]
 Prompt = Annotated[
     str,
     Field(
         min_length=1,
         max_length=PROMPT_MAX,
+        pattern=NOT_BLANK,
         title="Prompt",
         description="What to generate (at most 1000 characters, HeyGen's limit).",
     ),
 ]
 NonEmpty = Annotated[str, Field(min_length=1)]
+NonBlank = Annotated[str, Field(min_length=1, pattern=NOT_BLANK)]
 HttpUrl = Annotated[
     str, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$", title="URL", description="A publicly reachable http(s) URL.")
 ]
@@ -276,8 +285,8 @@ class LookTemplate(_Strict):
     key: NonEmpty = Field(
         title="Key template", description=f'Key of each look, e.g. "{{avatar}}-office". {_TEMPLATE_HELP}'
     )
-    name: NonEmpty = Field(title="Name template", description=f"Name of each look. {_TEMPLATE_HELP}")
-    prompt: NonEmpty = Field(title="Prompt template", description=f"Prompt of each look. {_TEMPLATE_HELP}")
+    name: NonBlank = Field(title="Name template", description=f"Name of each look. {_TEMPLATE_HELP}")
+    prompt: NonBlank = Field(title="Prompt template", description=f"Prompt of each look. {_TEMPLATE_HELP}")
 
 
 class ManifestModel(_Strict):
