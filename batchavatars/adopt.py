@@ -20,7 +20,8 @@ from .scheduler import ItemFailed
 from .scheduler._requester import Requester
 from .spec import ItemSpec
 
-_STATUS = {"completed": "succeeded", "processing": "training", "pending_consent": "awaiting_consent", None: "succeeded"}
+# A missing status is unknown, not done: "training" gets the look polled (and confirmed) before use.
+_STATUS = {"completed": "succeeded", "processing": "training", "pending_consent": "awaiting_consent"}
 
 
 async def _all(fetch: Callable[[str | None], Awaitable[Page]], requests: Requester) -> list[dict[str, Any]]:
@@ -103,7 +104,7 @@ async def adopt_existing(
             spec_hash=spec.spec_hash,
         )
         record.look_id, record.group_id = look.get("id"), look.get("group_id")
-        record.status = _STATUS.get(look.get("status"), "training")
+        record.status = _STATUS.get(str(look.get("status")), "training")
         record.preview_image_url = look.get("preview_image_url")
         record.spec_hash = spec.spec_hash
         record.error_code = record.error_message = record.error_source = None

@@ -38,6 +38,8 @@ class HttpError(ApiError):
     message: str
     request_id: str | None = None
     retry_after: float | None = None  # seconds, from Retry-After
+    param: str | None = None  # the envelope's `param`: the field HeyGen objected to
+    doc_url: str | None = None  # the envelope's `doc_url`
 
     def __post_init__(self) -> None:
         super().__init__(f"HTTP {self.status} {self.code}: {self.message}")
@@ -45,6 +47,15 @@ class HttpError(ApiError):
 
 class Rejected(HttpError):
     """400/404/409-conflict/422: this item is wrong; retrying cannot help."""
+
+
+class NotFound(Rejected):
+    """404, whatever its code (`not_found`, `avatar_not_found`, `resource_not_found` are all in use)."""
+
+
+class NotReady(HttpError):
+    """The request is right but a resource it names is not ready yet (an asset still processing,
+    an uploaded object not visible yet): wait, then send it again."""
 
 
 class InProgress(HttpError):
@@ -65,6 +76,23 @@ class OutOfCredit(HttpError):
 
 class AuthFailed(HttpError):
     """401/403: the key is rejected or the account tier lacks avatar creation; stop the run."""
+
+
+# Codes that name a resource that will be ready soon, not a mistake in the request.
+NOT_READY_CODES = frozenset({"asset_not_available", "upload_not_found"})
+
+
+def error_for(status: int, code: str) -> type[HttpError]:
+    """Classified by HTTP status, refined by the few codes whose meaning differs within a status."""
+    if status == 409 and code == "request_in_progress":
+        return InProgress
+    if code in NOT_READY_CODES and status in (400, 404, 409):
+        return NotReady
+    if status == 403 and code == "resource_access_denied":
+        return Rejected  # this key may not touch *that* resource: the item's problem, not the run's
+    if status == 404:
+        return NotFound
+    return error_for_status(status)
 
 
 def error_for_status(status: int) -> type[HttpError]:

@@ -17,12 +17,12 @@ import httpx
 
 from .apierrors import (
     HttpError,
-    InProgress,
+    NotReady,
     Rejected,
     RequestTimeout,
     ServerError,
     TransportError,
-    error_for_status,
+    error_for,
     parse_retry_after,
 )
 
@@ -59,7 +59,7 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    look: dict[str, Any]
+    look: dict[str, Any] | None  # None: a 2xx whose avatar_item was null (look it up by name and group)
     group: dict[str, Any]
     # The server says this answer is a replay of an earlier request (`Idempotent-Replayed: true`,
     # as the IETF draft and Stripe name it). HeyGen documents no such marker: absent, we count it made.
@@ -134,8 +134,12 @@ class HeyGenClient:
         data = answer.get("data")
         data = data if isinstance(data, dict) else {}
         look, group = data.get("avatar_item"), data.get("avatar_group") or {}
-        if not isinstance(look, dict) or not look.get("id") or not isinstance(group, dict):
-            raise TransportError("POST /v3/avatars: answer lacks avatar_item.id")
+        if not isinstance(group, dict):
+            group = {}
+        if not isinstance(look, dict) or not look.get("id"):
+            if look is not None or not group.get("id"):
+                raise TransportError("POST /v3/avatars: answer lacks avatar_item.id")
+            look = None  # HeyGen may answer a null avatar_item: the caller looks it up by name and group
         replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
         return Created(look=look, group=group, replayed=replayed)
 
@@ -358,24 +362,31 @@ class HeyGenClient:
         return body, response
 
 
-def _http_error(response: httpx.Response) -> HttpError:
-    code, message = "", ""
+def _http_error(response: httpx.Response, *, complete: bool = False) -> HttpError:
+    """The error an answer maps to. `complete`: a /complete call, whose 409 means the uploaded
+    object is not visible yet (shared notes): retried, never a failure of the item."""
+    envelope: dict[str, Any] = {}
     try:
-        err = response.json().get("error") or {}
-        code, message = str(err.get("code") or ""), str(err.get("message") or "")
+        err = response.json().get("error")
+        envelope = err if isinstance(err, dict) else {}
     except (ValueError, AttributeError):
         pass
     status = response.status_code
-    cls = error_for_status(status)
-    if status == 409 and code == "request_in_progress":
-        cls = InProgress
+    code = str(envelope.get("code") or "") or f"http_{status}"
+    cls = NotReady if complete and status == 409 else error_for(status, code)
     return cls(
         status=status,
-        code=code or f"http_{status}",
-        message=message or response.reason_phrase or "no message",
+        code=code,
+        message=str(envelope.get("message") or "") or response.reason_phrase or "no message",
         request_id=response.headers.get("x-request-id") or response.headers.get("x-heygen-request-id"),
         retry_after=parse_retry_after(response.headers.get("retry-after")),
+        param=_text(envelope.get("param")),
+        doc_url=_text(envelope.get("doc_url")),
     )
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, str | int) and str(value) else None
 
 
 def _asset_id(data: Any, route: str) -> str:

@@ -25,8 +25,11 @@ def idempotency_key(spec: ItemSpec, body: Mapping[str, Any], generation: int) ->
     return f"{KEY_PREFIX}.{spec.key}.{digest[:24]}.g{generation}"
 
 
-def consent_key(spec: ItemSpec, generation: int) -> str:
-    return f"{KEY_PREFIX}.consent.{spec.key}.{spec.spec_hash[:16]}.g{generation}"
+def consent_key(reroute_url: str | None) -> str:
+    """Consent is asked once per group; HeyGen scopes a key by its path, which names the group,
+    so the key itself only has to name what is sent."""
+    digest = hashlib.sha256((reroute_url or "").encode()).hexdigest()
+    return f"{KEY_PREFIX}.consent.{digest[:24]}"
 
 
 def file_object(ref: FileRef, assets: Mapping[str, str]) -> dict[str, str]:

@@ -3,11 +3,13 @@ classified; the scheduler asks `decide()` and obeys.
 
 - 429: wait Retry-After (seconds or HTTP date), and tell the rate meter so every worker slows down.
 - 409 request_in_progress: the same Idempotency-Key is still being processed: wait, same key.
+- "not ready yet" (400 asset_not_available, a 409 from /complete): back off and send it again.
 - 5xx, timeouts, dropped connections: exponential backoff with full jitter, up to max_attempts.
   Safe for POSTs only because every POST carries a stable Idempotency-Key.
-- 400/404 and other 4xx: the item is wrong; fail it now with HeyGen's code and message.
+- 400/404 (whatever its code), 403 resource_access_denied and other 4xx: the item is wrong; fail it
+  now with HeyGen's code, message and the field it names.
 - 402: out of credits: fail the item and stop starting new work.
-- 401/403: stop the run.
+- 401, and 403 other than resource_access_denied: the key is refused or lacks a permission; stop the run.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ import enum
 import random
 from dataclasses import dataclass
 
-from .apierrors import ApiError, AuthFailed, InProgress, OutOfCredit, RateLimited, Rejected, ServerError, TransportError
+from .apierrors import (
+    ApiError,
+    AuthFailed,
+    InProgress,
+    NotReady,
+    OutOfCredit,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+)
 
 
 class Verdict(enum.Enum):
@@ -66,6 +78,11 @@ class RetryPolicy:
             if attempt >= self.max_attempts * 4:
                 return Decision(Verdict.FAIL_ITEM)
             return Decision(Verdict.RETRY, self.in_progress_wait)
+        if isinstance(error, NotReady):
+            # an asset still processing, an upload not visible yet: soon, but not at once
+            if attempt >= self.max_attempts * 4:
+                return Decision(Verdict.FAIL_ITEM)
+            return Decision(Verdict.RETRY, self.backoff(min(attempt, 4), rng))
         if isinstance(error, (ServerError, TransportError)):
             if attempt >= self.max_attempts:
                 return Decision(Verdict.FAIL_ITEM)

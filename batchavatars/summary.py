@@ -14,7 +14,10 @@ from .records import STATUSES, ErrorSource, Record, Status
 FIXES = {
     "insufficient_credit": "out of credits: top up the HeyGen account, then run again (new work was stopped)",
     "forbidden": "the account's API tier lacks avatar creation: upgrade the plan or use another key",
-    "resource_access_denied": "the account's API tier lacks avatar creation: upgrade the plan or use another key",
+    "resource_access_denied": "this key may not use the resource the item names (another account's avatar group?): "
+    "fix {field} in the manifest",
+    "look_deleted": "the look was deleted on the account while it trained: run again to create it anew",
+    "file_too_large": "the file is over HeyGen's upload limit: give a URL instead, or a smaller encode",
     "unauthorized": "the API key was rejected: set HEYGEN_API_KEY to a valid key",
     "not_found": "a referenced avatar_group_id or avatar_id no longer exists on the account: fix the manifest",
     "invalid_parameter": "HeyGen rejected the item as sent: fix it in the manifest per the message, then run again",
@@ -30,12 +33,17 @@ FIXES = {
 }
 
 
-def fix_for(code: str | None) -> str:
+NOT_FOUND_CODES = frozenset({"not_found", "avatar_not_found", "resource_not_found", "http_404"})
+
+
+def fix_for(code: str | None, param: str | None = None) -> str:
     if not code:
         return ""
     if code.startswith("http_5") or code in ("internal_error", "server_error"):
         return "HeyGen had trouble: run again later"
-    return FIXES.get(code, "")
+    if code in NOT_FOUND_CODES:
+        code = "not_found"  # HeyGen uses several codes for a 404
+    return FIXES.get(code, "").replace("{field}", f"`{param}`" if param else "the field it names")
 
 
 UNANSWERED_FIX = "will retry the same request: the next run sends it again with the same Idempotency-Key (no duplicate)"
@@ -46,7 +54,7 @@ def advice(record: Record) -> str:
     """The fix for a troubled record, with what the next run will do about it."""
     if record.status == Status.UNANSWERED:
         return UNANSWERED_FIX
-    fix = fix_for(record.error_code)
+    fix = fix_for(record.error_code, record.error_param)
     if (
         record.status == Status.FAILED
         and record.error_source == ErrorSource.HEYGEN
@@ -76,6 +84,8 @@ def outcome(records: list[Record]) -> dict[str, object]:
                 "status": r.status,
                 "error_code": r.error_code,
                 "error_message": r.error_message,
+                "param": r.error_param,
+                "doc_url": r.error_doc_url,
                 "fix": advice(r),
             }
             for r in records
@@ -108,7 +118,7 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
         for col in ("key", "status", "error", "fix"):
             failed.add_column(col, overflow="fold")
         for rec in troubled:
-            failed.add_row(rec.key, rec.status, f"{rec.error_code}: {rec.error_message}", advice(rec))
+            failed.add_row(rec.key, rec.status, _error_text(rec), advice(rec))
         console.print(failed)
     waiting = [r for r in records if r.status == "awaiting_consent"]
     if waiting:
@@ -120,3 +130,13 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
                 soft_wrap=True,
                 highlight=False,
             )
+
+
+def _error_text(rec: Record) -> str:
+    """HeyGen's code and message, with the field it names and its page about the error."""
+    text = f"{rec.error_code}: {rec.error_message}"
+    if rec.error_param:
+        text += f" (field {rec.error_param})"
+    if rec.error_doc_url:
+        text += f" {rec.error_doc_url}"
+    return text

@@ -9,7 +9,9 @@ from ..ledger import Ledger, now_iso
 from ..records import ErrorSource, Record, look_details
 from ._state import Event, next_status
 
-_NO_ERROR: dict[str, Any] = dict(error_code=None, error_message=None, error_source=None)
+_NO_ERROR: dict[str, Any] = dict(
+    error_code=None, error_message=None, error_source=None, error_param=None, error_doc_url=None
+)
 
 
 class ItemBook:
@@ -58,8 +60,25 @@ class ItemBook:
     def succeed(self, record: Record, look: dict[str, Any]) -> Record:
         return self._move(record, Event.SUCCEED, **look_details(look), **_NO_ERROR)
 
-    def fail(self, record: Record, code: str, message: str, source: ErrorSource) -> Record:
-        return self._move(record, Event.FAIL, error_code=code, error_message=message, error_source=source)
+    def fail(
+        self,
+        record: Record,
+        code: str,
+        message: str,
+        source: ErrorSource,
+        *,
+        param: str | None = None,
+        doc_url: str | None = None,
+    ) -> Record:
+        return self._move(
+            record,
+            Event.FAIL,
+            error_code=code,
+            error_message=message,
+            error_source=source,
+            error_param=param,
+            error_doc_url=doc_url,
+        )
 
     def no_answer(self, record: Record, code: str, message: str) -> Record:
         """Retries ran out without a definitive answer: the key stays, the next run sends it again."""

@@ -25,12 +25,13 @@ from ..retry import RetryPolicy
 from ..uploads import AssetStore
 from ._book import ItemBook
 from ._creator import Creator
-from ._graph import Graph, Node, ReadyQueue
+from ._graph import Graph, Node, ReadyQueue, is_twin
+from ._observe import event_for, group_waits, look_state
 from ._options import RunOptions, RunResult
 from ._poller import Poller
 from ._reconcile import new_record, reset_changes, starting_phase
 from ._requester import Abandoned, Requester
-from ._state import Phase
+from ._state import Event, Phase
 
 
 class Scheduler:
@@ -73,6 +74,7 @@ class Scheduler:
         self.graph = Graph(plan, {})
         self.ready = ReadyQueue(plan)
         self.watch: dict[str, Node] = {}  # look id -> node in training or awaiting consent
+        self.group_wait: dict[str, bool | None] = {}  # group id -> waits for consent (None: not said)
         self.creator = Creator(self)
         self.poller = Poller(self)
         self._running = 0
@@ -239,49 +241,67 @@ class Scheduler:
             self.gate.finished()
         node.phase = Phase.DONE
 
+    def note_group(self, group: dict[str, Any]) -> None:
+        """What a group says of its consent wait (a create answer, a group GET or list row)."""
+        group_id = group.get("id")
+        if isinstance(group_id, str) and group_id:
+            self.group_wait[group_id] = group_waits(group)
+
     def observe(self, node: Node, look: dict[str, Any]) -> bool:
-        """Apply a look's status as HeyGen reports it; True when the item moved on."""
+        """Apply a look as HeyGen reports it; True when the item moved on. A look without a
+        status teaches nothing: the poller confirms it with a single GET."""
+        state = look_state(look)
+        if state != "unknown":
+            node.look = state
+        return self.settle(node, look)
+
+    def settle(self, node: Node, look: dict[str, Any] | None = None) -> bool:
+        """Move a watched item on if its look and (for a twin) its group say so."""
         rec = node.record
-        status = look.get("status")
-        if status == "completed" or (status is None and rec.status == Status.TRAINING):
-            # `status` is only reported for private avatars; absent means usable.
+        twin = is_twin(node)
+        waits = self.group_wait.get(rec.group_id or "") if twin else None
+        event = event_for(rec.status, twin=twin, look=node.look or "unknown", waits=waits)
+        if event is Event.SUCCEED:
             was_training = rec.status == Status.TRAINING
             if was_training and node.phase == Phase.WATCH:
                 self.poller.clock.learn(since=node.since, checked=node.checked, now=anyio.current_time())
-            self.book.succeed(rec, look)
+            self.book.succeed(rec, look or {})
             self.stop_watching(node, was_training)
             self.report("item_succeeded", key=node.key, attempt=rec.attempts, look_id=rec.look_id)
             self.satisfy(node, "look")
-            return True
-        if status == "failed":
-            error = look.get("error") or {}
+        elif event is Event.FAIL:
+            error = (look or {}).get("error") or {}
             self.stop_watching(node, rec.status == Status.TRAINING)
-            code = str(error.get("code") or "training_failed")
-            self.fail(
-                node, code, str(error.get("message") or "HeyGen reported the training failed"), ErrorSource.HEYGEN
-            )
-            return True
-        if status == "pending_consent" and rec.status != Status.AWAITING_CONSENT:
+            message = str(error.get("message") or "HeyGen reported the training failed")
+            self.fail(node, str(error.get("code") or "training_failed"), message, ErrorSource.HEYGEN)
+        elif event is Event.AWAIT_CONSENT:
             if rec.status == Status.TRAINING and node.phase == Phase.WATCH:
                 self.gate.finished()
             self.book.await_consent(rec)
-            return True
-        if status == "processing" and rec.status == Status.AWAITING_CONSENT:
+        elif event is Event.CONSENT_GIVEN:
             self.book.consent_given(rec)
             node.since = node.checked = anyio.current_time()
             if node.phase == Phase.WATCH:
                 self.gate.started()
             self.report("consent_approved", key=node.key)
-            return True
-        return False
+        return event is not None
 
     def satisfy(self, node: Node, what: Need) -> None:
         for child in list(self.graph.unblocked_by(node, what)):
             self._make_ready(child)
 
-    def fail(self, node: Node, code: str, message: str, source: ErrorSource) -> None:
+    def fail(
+        self,
+        node: Node,
+        code: str,
+        message: str,
+        source: ErrorSource,
+        *,
+        param: str | None = None,
+        doc_url: str | None = None,
+    ) -> None:
         rec = node.record
-        self.book.fail(rec, code, message, source)
+        self.book.fail(rec, code, message, source, param=param, doc_url=doc_url)
         node.phase = Phase.DONE
         self.report(
             "item_failed",

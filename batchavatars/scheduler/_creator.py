@@ -5,14 +5,15 @@ the POST leaves, so a run killed anywhere resumes with the same key and no dupli
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..client import Created
 from ..meter import Slot
 from ..payload import consent_key, create_body, idempotency_key
 from ..records import SENT, ErrorSource, Status
-from ._graph import Node
+from ._graph import Node, is_twin
 from ._requester import Abandoned, ItemFailed
+from ._timing import LOOKS_PAGE
 
 if TYPE_CHECKING:
     from ._core import Scheduler
@@ -40,7 +41,7 @@ class Creator:
             if failure.source is ErrorSource.TRANSPORT and node.record.status == Status.CREATING:
                 run.no_answer(node, failure.code, failure.message)
             else:
-                run.fail(node, failure.code, failure.message, failure.source)
+                run.fail(node, failure.code, failure.message, failure.source, **failure.envelope)
             return
         except Abandoned as stopped:
             if not stopped.sent and node.key in self._fresh and node.record.status == Status.CREATING:
@@ -50,9 +51,16 @@ class Creator:
             self._fresh.discard(node.key)
         if not created.replayed:
             self.creations += 1  # credits are spent by what HeyGen made, not by a replay of it
-        look, group = created.look, created.group
+        group = created.group
+        look = created.look or await self._find(node, group)
+        if look is None:
+            message = "HeyGen answered without the new look, and none by its name is in its group yet"
+            run.no_answer(node, "look_not_in_answer", message)
+            return
+        run.note_group(group)
         status = look.get("status")
-        rec = run.book.accept(node.record, look, group, consent=status == "pending_consent")
+        waits = is_twin(node) and run.group_wait.get(str(group.get("id"))) is True
+        rec = run.book.accept(node.record, look, group, consent=status == "pending_consent" or waits)
         run.report(
             "item_created",
             key=node.key,
@@ -63,10 +71,23 @@ class Creator:
         )
         run.satisfy(node, "group")
         run.start_watching(node)
-        if status in ("completed", "failed"):
-            run.observe(node, look)
-        elif self.wants_consent(node):
+        run.observe(node, look)
+        if self.wants_consent(node):
             await self.consent(node)
+
+    async def _find(self, node: Node, group: dict[str, Any]) -> dict[str, Any] | None:
+        """A 2xx with a null avatar_item: the look is the one of this name in the answer's group
+        that no other record holds. None when there is not exactly one."""
+        run, group_id = self._run, str(group.get("id") or "")
+        try:
+            page = await run.requests.call(
+                partial(run.client.list_looks, group_id=group_id, limit=LOOKS_PAGE), what="find", item=node.key
+            )
+        except ItemFailed:
+            return None
+        taken = {n.record.look_id for n in run.nodes.values() if n.record.look_id}
+        found = [lk for lk in page.items if lk.get("name") == node.spec.name and lk.get("id") not in taken]
+        return {**found[0], "group_id": found[0].get("group_id") or group_id} if len(found) == 1 else None
 
     async def _submit(self, node: Node, slot: Slot) -> Created:
         run, spec, rec = self._run, node.spec, node.record
@@ -97,26 +118,35 @@ class Creator:
         )
 
     def wants_consent(self, node: Node) -> bool:
-        return (
-            node.spec.type == "digital_twin"
-            and node.spec.kind == "avatar"
-            and node.record.status == Status.AWAITING_CONSENT
-            and not node.record.consent_url
-            and node.key not in self._consent_asked
-            and not self._run.stopping
-        )
+        """A twin whose group waits and has no link yet. Consent is the group's: a link another twin
+        of the group already holds is shared, not asked for again."""
+        rec, run = node.record, self._run
+        if not is_twin(node) or rec.status != Status.AWAITING_CONSENT or rec.consent_url or run.stopping:
+            return False
+        group = rec.group_id or ""
+        if group in self._consent_asked:
+            return False
+        held = next((n.record.consent_url for n in self._same_group(node) if n.record.consent_url), None)
+        if held:
+            run.book.consent_link(rec, held)
+            return False
+        return True
+
+    def _same_group(self, node: Node) -> list[Node]:
+        group = node.record.group_id
+        return [n for n in self._run.nodes.values() if group and n.record.group_id == group and is_twin(n)]
 
     async def consent(self, node: Node) -> None:
         run, rec, spec = self._run, node.record, node.spec
-        self._consent_asked.add(spec.key)  # once per run: polls must not ask again meanwhile
+        self._consent_asked.add(rec.group_id or "")  # once per group and run: polls must not ask again meanwhile
         request = partial(
             run.client.request_consent,
             rec.group_id or "",
-            consent_key(spec, rec.generation),
+            consent_key(spec.consent_reroute_url),
             spec.consent_reroute_url,
         )
         try:
-            _, url = await run.requests.call(request, what="consent", item=spec.key)
+            group, url = await run.requests.call(request, what="consent", item=spec.key)
         except ItemFailed as failure:
             run.book.consent_failed(rec, failure.code, failure.message, failure.source)
             run.report("consent_failed", key=spec.key, error=failure.code)
@@ -124,5 +154,9 @@ class Creator:
         except Abandoned:
             return
         self.consent_requests += 1
-        run.book.consent_link(rec, url or "(consent video on file)")
-        run.report("consent_requested", key=spec.key, consent_url=url)
+        if group:
+            run.note_group(group)
+        for twin in self._same_group(node):
+            if twin.record.status == Status.AWAITING_CONSENT and not twin.record.consent_url:
+                run.book.consent_link(twin.record, url or "(consent video on file)")
+                run.report("consent_requested", key=twin.key, consent_url=url)

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from ..plan import Need, Plan, Step
 from ..records import Record, Status
 from ..spec import ItemSpec
+from ._observe import LookState
 from ._state import Phase
 
 
@@ -19,7 +20,7 @@ class Node:
     `since` and `checked` feed the training-time estimate: when its training started as far as we
     know, and when a poll last found it still training."""
 
-    __slots__ = ("step", "record", "phase", "order", "since", "checked")
+    __slots__ = ("step", "record", "phase", "order", "since", "checked", "look")
 
     def __init__(self, step: Step, record: Record, order: int) -> None:
         self.step = step
@@ -28,6 +29,7 @@ class Node:
         self.order = order
         self.since = 0.0
         self.checked = 0.0
+        self.look: LookState | None = None  # the look's own state, as last reported
 
     @property
     def spec(self) -> ItemSpec:
@@ -36,6 +38,11 @@ class Node:
     @property
     def key(self) -> str:
         return self.step.spec.key
+
+
+def is_twin(node: Node) -> bool:
+    """A digital twin: the item whose group may wait for the depicted person's consent."""
+    return node.spec.kind == "avatar" and node.spec.type == "digital_twin"
 
 
 def needs_met(need: Need | None, parent: Record | None) -> bool:

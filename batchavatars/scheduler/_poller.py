@@ -4,16 +4,19 @@ cheapest are decided in _timing.py; this module does the requests and applies th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ..client import Page
 from ..records import Status
-from ._graph import Node
+from ._graph import Node, is_twin
+from ._observe import look_state
 from ._requester import Abandoned, ItemFailed
 from ._state import Phase
-from ._timing import LOOKS_PAGE, PollTiming, TrainingClock, choose_poll
+from ._timing import LOOKS_PAGE, POLL_EACH_MAX, PollTiming, TrainingClock, choose_poll
 
 if TYPE_CHECKING:
     from ._core import Scheduler
@@ -62,71 +65,107 @@ class Poller:
             run.check_done()
 
     async def cycle(self) -> bool:
-        """One look at every watched item; True when any of them moved on."""
+        """One look at every watched item; True when any of them moved on. One failing request
+        never aborts the cycle: what it would have told waits for the next one."""
         run = self._run
         started = anyio.current_time()
         watched = dict(run.watch)
+        rows = await self._rows(watched)
+        changed = False
+        confirm: dict[str, Node] = {}
+        for look_id, node in watched.items():
+            row = rows.get(look_id)
+            if row is None or look_state(row) == "unknown":
+                confirm[look_id] = node  # missing from a list page, or no status: ask the look itself
+            elif node.phase == Phase.WATCH:
+                changed |= run.observe(node, row)
+        for look_id, node in confirm.items():
+            look = await self._one(look_id, node)
+            if look is not None and node.phase == Phase.WATCH:
+                changed |= run.observe(node, look)
+        changed |= await self._groups([n for n in watched.values() if n.phase == Phase.WATCH and is_twin(n)])
+        for node in watched.values():
+            if node.phase == Phase.WATCH:
+                node.checked = started  # still training when this poll began
+        return changed
+
+    async def _rows(self, watched: dict[str, Node]) -> dict[str, dict[str, Any]]:
+        """The watched looks as list rows, by the cheapest way (single GETs are left to `_one`)."""
         groups: dict[str, int] = {}
         for node in watched.values():
             if node.record.group_id:
                 groups[node.record.group_id] = groups.get(node.record.group_id, 0) + 1
         all_grouped = all(node.record.group_id for node in watched.values())
         how = choose_poll(len(watched), groups, all_grouped, self._scan_pages)
+        looks: list[dict[str, Any]] = []
+        if how == "group":
+            for group_id in groups:
+                looks += await self._list_all(self._run.client.list_looks, group_id=group_id)
+        elif how == "scan":
+            looks = await self._list_all(self._run.client.list_looks)
+        self._run.report("polled", how=how, watched=len(watched), seen=len(looks))
+        return {str(look.get("id")): look for look in looks if look.get("id") in watched}
+
+    async def _one(self, look_id: str, node: Node) -> dict[str, Any] | None:
+        run = self._run
         try:
-            if how == "each":
-                looks = await self._each(watched)
-            elif how == "group":
-                looks = [look for group_id in groups for look in await self._list_all(group_id)]
+            return await run.requests.call(partial(run.client.get_look, look_id), what="poll", background=True)
+        except ItemFailed as failure:
+            if failure.status == 404:  # whatever its code: deleted on the account while we watched it
+                run.stop_watching(node, node.record.status == Status.TRAINING)
+                run.fail(node, "look_deleted", f"the look {look_id} is no longer on the account", failure.source)
             else:
-                looks = await self._list_all(None)
-        except (ItemFailed, Abandoned) as exc:
-            run.report("poll_failed", error=str(exc))
+                run.report("poll_failed", key=node.key, error=str(failure))
+        except Abandoned:
+            pass
+        return None
+
+    async def _groups(self, twins: list[Node]) -> bool:
+        """A twin's consent wait is its group's: read the groups (one GET each for a few, else the
+        list, 50 groups a page) and settle the twins by what they say."""
+        run = self._run
+        ids = {n.record.group_id for n in twins if n.record.group_id}
+        if not ids:
             return False
-        run.report("polled", how=how, watched=len(watched), seen=len(looks))
+        if len(ids) <= POLL_EACH_MAX:
+            for group_id in ids:
+                try:
+                    run.note_group(
+                        await run.requests.call(partial(run.client.get_group, group_id), what="poll", background=True)
+                    )
+                except (ItemFailed, Abandoned) as exc:
+                    run.report("poll_failed", error=str(exc))
+        else:
+            for group in await self._list_all(run.client.list_groups):
+                if group.get("id") in ids:
+                    run.note_group(group)
         changed = False
-        for look in looks:
-            seen = watched.get(look.get("id", ""))
-            if seen is not None and seen.phase == Phase.WATCH:
-                changed |= run.observe(seen, look)
-                if seen.phase == Phase.WATCH and run.creator.wants_consent(seen):
-                    await run.creator.consent(seen)
-        for node in watched.values():
+        for node in twins:
             if node.phase == Phase.WATCH:
-                node.checked = started  # still training when this poll began
+                changed |= run.settle(node)
+                if node.phase == Phase.WATCH and run.creator.wants_consent(node):
+                    await run.creator.consent(node)
         return changed
 
-    async def _each(self, watched: dict[str, Node]) -> list[dict[str, Any]]:
+    async def _list_all(self, fetch: Callable[..., Awaitable[Page]], **filters: str) -> list[dict[str, Any]]:
+        """Every page of a list; a page that fails ends the listing with what was read so far."""
         run = self._run
-        looks: list[dict[str, Any]] = []
-        for look_id, node in watched.items():
-            try:
-                looks.append(
-                    await run.requests.call(partial(run.client.get_look, look_id), what="poll", background=True)
-                )
-            except ItemFailed as failure:
-                if failure.code != "not_found":
-                    raise
-                # deleted on HeyGen's side while we watched it: say so rather than wait forever
-                run.stop_watching(node, node.record.status == Status.TRAINING)
-                run.fail(node, failure.code, "the look is no longer on the account", failure.source)
-        return looks
-
-    async def _list_all(self, group_id: str | None) -> list[dict[str, Any]]:
-        run = self._run
-        looks: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
         token: str | None = None
         pages = 0
         while True:
-            page = await run.requests.call(
-                partial(run.client.list_looks, group_id=group_id, token=token, limit=LOOKS_PAGE),
-                what="poll",
-                background=True,
-            )
+            try:
+                page = await run.requests.call(
+                    partial(fetch, token=token, limit=LOOKS_PAGE, **filters), what="poll", background=True
+                )
+            except (ItemFailed, Abandoned) as exc:
+                run.report("poll_failed", error=str(exc))
+                return items
             pages += 1
-            looks.extend(page.items)
+            items.extend(page.items)
             token = page.next_token
             if not token:
                 break
-        if group_id is None:
+        if fetch == run.client.list_looks and not filters:
             self._scan_pages = pages
-        return looks
+        return items

@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar
 
 import anyio
 
-from ..apierrors import ApiError, HttpError, InProgress, RateLimited, ServerError, TransportError
+from ..apierrors import ApiError, HttpError, InProgress, NotReady, RateLimited, ServerError, TransportError
 from ..events import Reporter
 from ..meter import Meter, Slot, TrainingGate, Unlimited
 from ..records import ErrorSource, StopReason
@@ -26,9 +26,24 @@ T = TypeVar("T")
 class ItemFailed(Exception):
     """The item cannot go on this run. `source` says whether HeyGen answered definitively."""
 
-    def __init__(self, code: str, message: str, source: ErrorSource) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        source: ErrorSource,
+        *,
+        status: int | None = None,
+        param: str | None = None,
+        doc_url: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.source = code, message, source
+        self.status = status  # the HTTP status, where HeyGen answered: 404s are told apart by it, not by code
+        self.param, self.doc_url = param, doc_url
+
+    @property
+    def envelope(self) -> dict[str, str | None]:
+        return {"param": self.param, "doc_url": self.doc_url}
 
 
 class Abandoned(Exception):
@@ -149,10 +164,12 @@ class Requester:
 def failure_of(error: ApiError) -> ItemFailed:
     """Only a definitive answer is HeyGen's word: a 5xx, a 409 in progress or a 429 may have
     done the work (or not), like a lost answer, so the same key must be sent again."""
-    if isinstance(error, ServerError | InProgress | RateLimited):
-        return ItemFailed(error.code, error.message, ErrorSource.TRANSPORT)
+    if isinstance(error, ServerError | InProgress | RateLimited | NotReady):
+        return ItemFailed(error.code, error.message, ErrorSource.TRANSPORT, status=error.status)
     if isinstance(error, HttpError):
-        return ItemFailed(error.code, error.message, ErrorSource.HEYGEN)
+        return ItemFailed(
+            error.code, error.message, ErrorSource.HEYGEN, status=error.status, param=error.param, doc_url=error.doc_url
+        )
     if isinstance(error, TransportError):
         return ItemFailed(error.code, error.message, ErrorSource.TRANSPORT)
     return ItemFailed("error", str(error), ErrorSource.TRANSPORT)
