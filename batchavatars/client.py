@@ -197,21 +197,24 @@ class HeyGenClient:
 
     # -- assets --------------------------------------------------------------------------------
 
-    async def upload_asset(self, path: Path, content_type: str, sha256: str, idempotency_key: str) -> str:
-        """Upload a local file and return its asset id; streams, never reads it whole."""
-        size = path.stat().st_size
-        if size < MULTIPART_LIMIT:
-            with path.open("rb") as fh:
-                files = {"file": (path.name, fh, content_type)}
-                data = await self._call(
-                    "POST",
-                    "/v3/assets",
-                    files=files,
-                    idempotency_key=idempotency_key,
-                    timeout=self.timeouts.for_upload(),
-                    route="POST /v3/assets",
-                )
-            return _asset_id(data, "POST /v3/assets")
+    async def upload_multipart(self, path: Path, content_type: str, idempotency_key: str) -> str:
+        """POST /v3/assets (files below MULTIPART_LIMIT); returns the asset id. Streams the file."""
+        with path.open("rb") as fh:
+            files = {"file": (path.name, fh, content_type)}
+            data = await self._call(
+                "POST",
+                "/v3/assets",
+                files=files,
+                idempotency_key=idempotency_key,
+                timeout=self.timeouts.for_upload(),
+                route="POST /v3/assets",
+            )
+        return _asset_id(data, "POST /v3/assets")
+
+    async def direct_upload_ticket(
+        self, path: Path, content_type: str, size: int, sha256: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        """POST /v3/assets/direct-uploads: asset_id, upload_url, upload_headers, max_bytes, ..."""
         ticket = await self._call(
             "POST",
             "/v3/assets/direct-uploads",
@@ -220,31 +223,35 @@ class HeyGenClient:
             timeout=self.timeouts.for_write(),
             route="POST /v3/assets/direct-uploads",
         )
-        asset_id = _asset_id(ticket, "POST /v3/assets/direct-uploads")
+        _asset_id(ticket, "POST /v3/assets/direct-uploads")
         if not isinstance(ticket.get("upload_url"), str):
             raise TransportError("POST /v3/assets/direct-uploads: answer lacks upload_url")
-        try:
-            await self._put_bytes(ticket["upload_url"], dict(ticket.get("upload_headers") or {}), path, size)
-        except HttpError as refused:
-            # A retry after a lost answer replays the same ticket, whose upload may be finished
-            # already: `complete` is idempotent and says so. Otherwise the refusal stands.
-            try:
-                await self._complete(asset_id, sha256, idempotency_key)
-            except HttpError:
-                raise refused from None
-            return asset_id
-        await self._complete(asset_id, sha256, idempotency_key)
-        return asset_id
+        return dict(ticket)
 
-    async def _complete(self, asset_id: str, sha256: str, idempotency_key: str) -> None:
-        await self._call(
+    async def put_upload(self, ticket: dict[str, Any], path: Path, size: int) -> None:
+        """PUT the bytes to the ticket's pre-signed URL, with its headers verbatim and no API key."""
+        await self._put_bytes(str(ticket["upload_url"]), dict(ticket.get("upload_headers") or {}), path, size)
+
+    async def complete_upload(self, asset_id: str, sha256: str, idempotency_key: str) -> None:
+        """POST /v3/assets/{id}/complete (idempotent). Its 409 means "uploaded object not found yet":
+        raised as NotReady, which the retry policy waits out."""
+        route = "POST /v3/assets/{id}/complete"
+        _, response = await self._send(
             "POST",
             f"/v3/assets/{asset_id}/complete",
             json={"checksum_sha256": sha256},
             idempotency_key=idempotency_key,
             timeout=self.timeouts.for_write(),
-            route="POST /v3/assets/{id}/complete",
+            route=route,
+            complete=True,
         )
+
+    async def get_asset(self, asset_id: str) -> dict[str, Any]:
+        """GET /v3/assets/{id}: status pending_upload | processing | completed | failed."""
+        asset = await self._call("GET", f"/v3/assets/{asset_id}", route="GET /v3/assets/{id}")
+        if not isinstance(asset, dict):
+            raise TransportError("GET /v3/assets/{id}: answer is not an asset")
+        return asset
 
     async def _put_bytes(self, url: str, headers: dict[str, str], path: Path, size: int) -> None:
         async def chunks() -> AsyncIterator[bytes]:
@@ -330,6 +337,7 @@ class HeyGenClient:
         files: Any = None,
         idempotency_key: str | None = None,
         timeout: httpx.Timeout | None = None,
+        complete: bool = False,
     ) -> tuple[dict[str, Any], httpx.Response]:
         """One request; a 2xx answer's JSON object and the response, or the error it maps to."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
@@ -349,7 +357,7 @@ class HeyGenClient:
         except httpx.TransportError as exc:
             raise TransportError(f"{route}: connection failed ({type(exc).__name__})") from None
         if response.status_code >= 400:
-            error = _http_error(response)
+            error = _http_error(response, complete=complete)
             if isinstance(error, HttpError) and error.status == 429:
                 self.stats.rate_limited += 1
             raise error

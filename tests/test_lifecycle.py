@@ -107,17 +107,22 @@ async def test_polling_hundreds_of_training_items_costs_a_fraction_of_one_get_pe
 @pytest.mark.anyio
 async def test_a_retried_direct_upload_after_a_lost_answer_finishes_instead_of_stopping_the_run(tmp_path):
     """The retry replays the ticket of an upload that already completed: its URL now says 403."""
-    from batchavatars.client import HeyGenClient, file_sha256
+    from batchavatars.client import HeyGenClient
+    from batchavatars.events import silent
+    from batchavatars.retry import RetryPolicy
+    from batchavatars.scheduler._requester import Requester
+    from batchavatars.uploads import AssetStore
 
     big = tmp_path / "big.mp4"
     with open(big, "wb") as fh:
         fh.seek(BIG - 1)
         fh.write(b"\1")
-    sha = file_sha256(big)
     with serve(SandboxConfig(rate_limit=None)) as sb:
         async with HeyGenClient(sb.url, "k") as client:
-            first = await client.upload_asset(big, "video/mp4", sha, idempotency_key="ba1.asset.x")
-            again = await client.upload_asset(big, "video/mp4", sha, idempotency_key="ba1.asset.x")
+            requests = Requester.alone(RetryPolicy(), silent)
+            first = await AssetStore(Ledger(tmp_path / "a.db"), client, requests).asset_id(str(big))
+            # the answer was lost: a ledger that never heard of it asks again, under the same key
+            again = await AssetStore(Ledger(tmp_path / "b.db"), client, requests).asset_id(str(big))
         stats = sb.stats()
     assert again == first
     assert stats["uploads"]["direct"] == 1 and stats["created"]["assets"] == 1

@@ -68,7 +68,7 @@ class Scheduler:
             reporter,
             random.Random(options.seed),
         )
-        self.assets = AssetStore(ledger, client, lambda what, fn: self.requests.call(fn, what=what))
+        self.assets = AssetStore(ledger, client, self.requests)
         self._recreate = recreate
         self._held = dict(held or {})
         self.graph = Graph(plan, {})

@@ -123,14 +123,12 @@ class Creator:
         rec, run = node.record, self._run
         if not is_twin(node) or rec.status != Status.AWAITING_CONSENT or rec.consent_url or run.stopping:
             return False
-        group = rec.group_id or ""
-        if group in self._consent_asked:
-            return False
         held = next((n.record.consent_url for n in self._same_group(node) if n.record.consent_url), None)
         if held:
             run.book.consent_link(rec, held)
+            run.report("consent_requested", key=node.key, consent_url=held)
             return False
-        return True
+        return (rec.group_id or "") not in self._consent_asked
 
     def _same_group(self, node: Node) -> list[Node]:
         group = node.record.group_id
