@@ -51,7 +51,12 @@ def _depth(spec: ItemSpec, by_key: dict[str, ItemSpec]) -> int:
 
 
 async def adopt_existing(
-    items: Iterable[ItemSpec], book: Ledger, client: HeyGenClient, requests: Requester, report: Callable[..., None]
+    items: Iterable[ItemSpec],
+    book: Ledger,
+    client: HeyGenClient,
+    requests: Requester,
+    report: Callable[..., None],
+    origin: str | None = "adopted",
 ) -> tuple[list[str], dict[str, list[str]]]:
     """Returns the adopted keys (their records are in the ledger) and the ambiguous ones with the
     ids of their candidates: those are for the caller to hold back, as creating one would be a guess too."""
@@ -107,6 +112,7 @@ async def adopt_existing(
         record.status = _STATUS.get(str(look.get("status")), "training")
         record.preview_image_url = look.get("preview_image_url")
         record.spec_hash = spec.spec_hash
+        record.origin = origin  # "adopted": not made by this ledger, never deleted by it without --include-adopted
         record.error_code = record.error_message = record.error_source = None
         book.put(record)
         adopted.append(spec.key)

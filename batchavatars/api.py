@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from .events import Reporter, Snapshot, silent
 from .ledger import Ledger, default_ledger_path
 from .manifest import Manifest, load_manifest
 from .plan import Plan, build_plan
+from .records import Status
 from .retry import RetryPolicy
 from .scheduler import ItemFailed, RunOptions, RunResult, Scheduler
 from .scheduler._book import ItemBook
@@ -64,6 +66,8 @@ class RunSettings:
     exclude: tuple[str, ...] = ()
     adopt: bool = False
     retry_failed: bool = False  # send definitive failures again (each costs a credit)
+    delete_replaced: bool = False  # delete the looks of replaced items once their replacements succeeded
+    include_adopted: bool = False  # ... even those adopted from the account rather than made by this ledger
     replay_window: float = REPLAY_WINDOW  # older unanswered keys are looked up before re-sending
     on_event: Reporter = silent  # called as on_event("item_succeeded", key=..., look_id=..., ...)
     display: Display | None = None  # a live view of the run (the CLI's progress bar)
@@ -216,7 +220,10 @@ async def _prepare_ledger(
             )
     if not wanted:
         return {}
-    adopted, ambiguous = await adopt_existing(wanted, book, client, requests, report)
+    # keys of ours past the window: what is found was made by this ledger, not adopted from elsewhere
+    adopted, ambiguous = await adopt_existing(
+        wanted, book, client, requests, report, origin="adopted" if chosen.adopt else None
+    )
     report("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
     if not chosen.adopt:
         records = book.records()
@@ -245,9 +252,40 @@ async def _run(loaded: Manifest, book: Ledger, url: str, api_key: str, chosen: R
         )
         for note in the_plan.notes:
             report("note", note=note)
-        scheduler = Scheduler(
-            the_plan, book, client, options, reporter=report, recreate=frozenset(chosen.recreate), held=held
-        )
+        scheduler = Scheduler(the_plan, book, client, options, reporter=report, held=held)
+        left = the_plan.left_alone()
+        if left:
+            hint = " ".join(f"--replace {key}" for key in left[:10])
+            report("changed_left_alone", keys=left, hint=f"to make them again: {hint}")
         view = chosen.display(scheduler.snapshot) if chosen.display else contextlib.nullcontext()
         with view:
-            return await scheduler.run(handle_signals=chosen.handle_signals)
+            result = await scheduler.run(handle_signals=chosen.handle_signals)
+        result.left_alone = left
+        if chosen.delete_replaced:
+            await delete_replaced(book, client, requests, report, include_adopted=chosen.include_adopted)
+        return result
+
+
+async def delete_replaced(
+    book: Ledger, client: HeyGenClient, requests: Requester, report: Reporter, *, include_adopted: bool
+) -> list[str]:
+    """Delete the old looks of replaced items whose replacement succeeded. Only looks this ledger
+    made (unless include_adopted); a look already gone (404) counts as deleted."""
+    records = book.records()
+    deleted: list[str] = []
+    for row in book.history():
+        look_id, key = str(row["look_id"]), str(row["key"])
+        current = records.get(key)
+        if row["deleted_at"] or row["why"] == "pruned" or current is None or current.status != Status.SUCCEEDED:
+            continue
+        if current.look_id == look_id or (row["origin"] == "adopted" and not include_adopted):
+            continue
+        try:
+            await requests.call(partial(client.delete_look, look_id), what="delete", item=key)
+        except ItemFailed as failure:
+            report("request_failed", key=key, what="delete", error=f"{failure.code}: {failure.message}")
+            continue
+        book.mark_deleted(look_id)
+        deleted.append(look_id)
+        report("look_deleted", key=key, look_id=look_id, why="replaced")
+    return deleted

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlparse
 
 import click
@@ -148,7 +148,14 @@ def validate(manifest: str) -> None:
 @ledger_option
 @only_option
 @exclude_option
-@click.option("--recreate", multiple=True, metavar="KEY", help="Make these again even though they exist.")
+@click.option(
+    "--replace",
+    "--recreate",
+    "recreate",
+    multiple=True,
+    metavar="KEY_OR_GLOB",
+    help="Plan these (and what was made from them) to be made again.",
+)
 @click.option("--retry-failed", is_flag=True, help="Plan definitive failures to be sent again.")
 @sandbox_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
@@ -253,7 +260,19 @@ def plan(
 @click.option(
     "--no-wait", is_flag=True, help="Return as soon as everything that can be sent is sent (exit 4 if work is left)."
 )
-@click.option("--recreate", multiple=True, metavar="KEY", help="Make these again although they exist (spec changed).")
+@click.option(
+    "--replace",
+    "--recreate",
+    "recreate",
+    multiple=True,
+    metavar="KEY_OR_GLOB",
+    help="Make these again although they exist (changed items are otherwise left alone), and what was made "
+    "from them. Repeatable; globs.",
+)
+@click.option(
+    "--delete-replaced", is_flag=True, help="Delete the old looks of replaced items once their replacements succeeded."
+)
+@click.option("--include-adopted", is_flag=True, help="With --delete-replaced: also looks adopted from the account.")
 @only_option
 @exclude_option
 @click.option(
@@ -347,7 +366,10 @@ def status(manifest: str | None, ledger: str | None, sandbox: bool, as_json: boo
 @click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write (default stdout).")
 @sandbox_ledger_option
-def export(manifest: str | None, ledger: str | None, fmt: str, output: str | None, sandbox: bool) -> None:
+@click.option("--history", is_flag=True, help="What existed: the looks of replaced and pruned items, when, why.")
+def export(
+    manifest: str | None, ledger: str | None, fmt: str, output: str | None, sandbox: bool, history: bool
+) -> None:
     """The ledger's records (look_id, group_id, status, consent_url, ...) for the tools downstream.
 
     \b
@@ -356,13 +378,24 @@ def export(manifest: str | None, ledger: str | None, fmt: str, output: str | Non
     from . import export as exporter
 
     with _user_errors():
-        _, records = _read_ledger(manifest, ledger, sandbox)
+        path, records = _read_ledger(manifest, ledger, sandbox)
+        rows: list[dict[str, object]] = []
+        if history:
+            book = Ledger(path, create=False)
+            try:
+                rows = book.history()
+            finally:
+                book.close()
+
+        def write(out: TextIO) -> int:
+            return exporter.write_history(rows, fmt, out) if history else exporter.write(records, fmt, out)
+
         if output:
             with open(output, "w", encoding="utf-8", newline="") as out:
-                n = exporter.write(records, fmt, out)
+                n = write(out)
             click.echo(f"wrote {n} records to {output}", err=True)
         else:
-            exporter.write(records, fmt, sys.stdout)
+            write(sys.stdout)
 
 
 @main.command()
@@ -483,6 +516,49 @@ def sandbox(settings: tuple[str, ...], **options: str) -> None:
         sys.exit(0)
     except OSError as exc:
         _fail(UsageError(f"cannot serve on port {config.port} ({exc.strerror}). Fix: pick another --port"))
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@ledger_option
+@click.option("--sandbox", is_flag=True, help="Prune the sandbox trial's ledger against the built-in simulator.")
+@click.option("--base-url", envvar="HEYGEN_BASE_URL", metavar="URL", help="API base URL (env HEYGEN_BASE_URL).")
+@click.option("--yes", is_flag=True, help="Delete them (without it, only list what would be deleted).")
+@click.option("--include-adopted", is_flag=True, help="Also delete looks adopted from the account.")
+def prune(
+    manifest: str, ledger: str | None, sandbox: bool, base_url: str | None, yes: bool, include_adopted: bool
+) -> None:
+    """Delete the looks of items no longer in MANIFEST (only those this ledger made), and forget them.
+
+    \b
+    Example:
+      batchavatars prune team.yaml          # lists what it would delete
+      batchavatars prune team.yaml --yes    # deletes it
+    """
+    import anyio
+
+    from .prune import aprune
+
+    with _user_errors():
+        url = None if sandbox else _check_base_url(base_url or DEFAULT_BASE_URL)
+        found = anyio.run(
+            lambda: aprune(
+                manifest, yes=yes, include_adopted=include_adopted, ledger=ledger, sandbox=sandbox, base_url=url
+            )
+        )
+        for rec in found.kept:
+            click.echo(f"kept {rec.key} ({rec.look_id}): adopted from the account; --include-adopted to delete it")
+        if not found.candidates:
+            click.echo("nothing to prune")
+            return
+        for rec in found.candidates:
+            verb = "deleted" if rec.key in found.deleted else ("failed" if rec.key in found.failed else "would delete")
+            why = f": {found.failed[rec.key]}" if rec.key in found.failed else ""
+            click.echo(f"{verb} {rec.key} ({rec.name}, look {rec.look_id or '-'}){why}")
+        if not yes:
+            click.echo(f"{len(found.candidates)} to prune. Run again with --yes to delete them")
+        elif found.failed:
+            sys.exit(int(ExitCode.ITEMS_FAILED))
 
 
 @main.command()

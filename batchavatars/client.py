@@ -17,6 +17,7 @@ import httpx
 
 from .apierrors import (
     HttpError,
+    NotFound,
     NotReady,
     Rejected,
     RequestTimeout,
@@ -154,6 +155,31 @@ class HeyGenClient:
         if not isinstance(group, dict):
             raise TransportError("GET /v3/avatars/{id}: answer is not a group")
         return group
+
+    async def rename_look(self, look_id: str, name: str) -> None:
+        """PATCH /v3/avatars/looks/{id}: photo and digital-twin looks only."""
+        await self._call(
+            "PATCH",
+            f"/v3/avatars/looks/{look_id}",
+            json={"name": name},
+            timeout=self.timeouts.for_write(),
+            route="PATCH /v3/avatars/looks/{id}",
+            envelope=False,
+        )
+
+    async def delete_look(self, look_id: str) -> bool:
+        """DELETE /v3/avatars/looks/{id} (a group goes with its last look). False: it was gone already."""
+        try:
+            await self._call(
+                "DELETE",
+                f"/v3/avatars/looks/{look_id}",
+                timeout=self.timeouts.for_write(),
+                route="DELETE /v3/avatars/looks/{id}",
+                envelope=False,
+            )
+        except NotFound:
+            return False
+        return True
 
     async def get_me(self) -> dict[str, Any]:
         """The account the key belongs to (GET /v3/users/me)."""

@@ -26,6 +26,10 @@ Event = Literal[
     "item_failed",
     "item_unanswered",
     "item_blocked",
+    "item_renamed",
+    "rename_failed",
+    "changed_left_alone",
+    "look_deleted",
     "run_stopping",
 ]
 

@@ -37,8 +37,19 @@ def _csv_row(row: dict[str, object]) -> dict[str, object]:
     return {k: LIST_SEPARATOR.join(str(x) for x in v) if isinstance(v, list) else v for k, v in row.items()}
 
 
+HISTORY_FIELDS = ("key", "name", "look_id", "group_id", "origin", "why", "at", "deleted_at")
+
+
 def write(records: Iterable[Record], fmt: str, out: TextIO) -> int:
-    rows = [{f: getattr(r, f) for f in EXPORT_FIELDS} for r in records]
+    return write_rows([{f: getattr(r, f) for f in EXPORT_FIELDS} for r in records], EXPORT_FIELDS, fmt, out)
+
+
+def write_history(rows: Iterable[dict[str, object]], fmt: str, out: TextIO) -> int:
+    """What existed: looks of replaced and pruned items, when and why, and whether deleted."""
+    return write_rows([{f: row.get(f) for f in HISTORY_FIELDS} for row in rows], HISTORY_FIELDS, fmt, out)
+
+
+def write_rows(rows: list[dict[str, object]], fields: tuple[str, ...], fmt: str, out: TextIO) -> int:
     if fmt == "json":
         json.dump(rows, out, indent=2)
         out.write("\n")
@@ -46,7 +57,7 @@ def write(records: Iterable[Record], fmt: str, out: TextIO) -> int:
         for row in rows:
             out.write(json.dumps(row) + "\n")
     elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS), lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
         writer.writeheader()
         writer.writerows(_csv_row(row) for row in rows)
     else:

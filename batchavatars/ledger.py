@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS items (
     supported_api_engines TEXT, -- JSON list
     default_voice_id TEXT,
     preferred_orientation TEXT,
+    origin TEXT,                -- 'adopted' when found on the account rather than made
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -59,6 +60,16 @@ CREATE TABLE IF NOT EXISTS assets (
     asset_id TEXT NOT NULL,
     size_bytes INTEGER NOT NULL,
     uploaded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    look_id TEXT NOT NULL,
+    group_id TEXT,
+    origin TEXT,
+    why TEXT NOT NULL,           -- replaced, pruned
+    at TEXT NOT NULL,
+    deleted_at TEXT               -- when the look was deleted on HeyGen (NULL: it is still there)
 );
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
@@ -73,6 +84,7 @@ _ADDED_COLUMNS = (
     "supported_api_engines",
     "default_voice_id",
     "preferred_orientation",
+    "origin",
 )
 
 
@@ -274,6 +286,37 @@ class Ledger:
             "INSERT OR REPLACE INTO assets (sha256, asset_id, size_bytes, uploaded_at) VALUES (:s, :a, :n, :t)",
             {"s": sha256, "a": asset_id, "n": size_bytes, "t": now_iso()},
         )
+
+    # -- what existed: replaced and pruned looks ------------------------------------------------
+
+    def add_history(self, record: Record, why: str) -> None:
+        if record.look_id:
+            self._write(
+                "INSERT INTO history (key, name, look_id, group_id, origin, why, at) "
+                "VALUES (:k, :n, :l, :g, :o, :w, :t)",
+                {
+                    "k": record.key,
+                    "n": record.name,
+                    "l": record.look_id,
+                    "g": record.group_id,
+                    "o": record.origin,
+                    "w": why,
+                    "t": now_iso(),
+                },
+            )
+
+    def history(self) -> list[dict[str, object]]:
+        rows = self._db.execute(
+            "SELECT key, name, look_id, group_id, origin, why, at, deleted_at FROM history ORDER BY rowid"
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def mark_deleted(self, look_id: str) -> None:
+        self._write("UPDATE history SET deleted_at=:t WHERE look_id=:l", {"t": now_iso(), "l": look_id})
+
+    def remove(self, key: str) -> None:
+        """Forget a record (pruned: its item left the manifest and its look was deleted)."""
+        self._write("DELETE FROM items WHERE key=:k", {"k": key})
 
     # -- what the ledger was made against -----------------------------------------------------
 

@@ -80,6 +80,8 @@ _LEVELS: dict[Event, str] = {
     "item_blocked": "warning",
     "request_failed": "info",
     "run_stopping": "warning",
+    "changed_left_alone": "warning",
+    "rename_failed": "warning",
     "consent_failed": "warning",
     "polled": "debug",
     "item_submitting": "debug",

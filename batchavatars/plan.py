@@ -7,15 +7,16 @@ that unblocks the most work.
 
 from __future__ import annotations
 
-import fnmatch
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .records import SENT, ErrorSource, Record, Status
+from .selection import check_patterns, matches, select
 from .spec import ItemSpec
 
-Action = Literal["create", "retry", "poll", "skip", "changed"]
+Action = Literal["create", "retry", "poll", "skip", "rename", "changed", "replace"]
 # What a dependent needs of its parent: a `group:` child only the group id, a look the parent's
 # look id AND its training completed (the API rejects a look made from an unfinished parent).
 Need = Literal["group", "look"]
@@ -42,6 +43,7 @@ class Plan:
     height: dict[str, int]  # longest chain of dependents below an item (0 for a leaf)
     descendants: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    prune: list[Record] = field(default_factory=list)  # ledger records of items no longer in the manifest
 
     def priority(self, key: str) -> tuple[int, int]:
         """Smaller sorts first: deepest chain head, then most work unblocked."""
@@ -51,13 +53,34 @@ class Plan:
         out: dict[str, int] = {}
         for step in self.steps.values():
             out[step.action] = out.get(step.action, 0) + 1
+        if self.prune:
+            out["prune"] = len(self.prune)
         return out
+
+    def left_alone(self) -> list[str]:
+        """Keys of items that changed and that this run will not touch (see --replace)."""
+        return [key for key, step in self.steps.items() if step.action == "changed"]
 
 
 def need_of(spec: ItemSpec) -> Need | None:
     if spec.parent is None:
         return None
     return "look" if spec.kind == "look" else "group"
+
+
+# HeyGen renames photo and digital-twin looks (PATCH /v3/avatars/looks/{id}); prompt looks it does not.
+RENAMEABLE = frozenset({"photo", "digital_twin"})
+
+
+def only_name_changed(spec: ItemSpec, record: Record) -> bool:
+    return record.name != spec.name and dataclasses.replace(spec, name=record.name).spec_hash == record.spec_hash
+
+
+def _renameable(spec: ItemSpec, record: Record) -> bool:
+    """Only the name changed, on a finished photo or twin look: HeyGen renames it in place."""
+    kind_ok = spec.kind == "avatar" and spec.type in RENAMEABLE
+    done = record.status == Status.SUCCEEDED and record.look_id is not None
+    return kind_ok and done and only_name_changed(spec, record)
 
 
 def action_for(spec: ItemSpec, record: Record | None, recreate: bool, retry_failed: bool = False) -> tuple[Action, str]:
@@ -67,11 +90,13 @@ def action_for(spec: ItemSpec, record: Record | None, recreate: bool, retry_fail
     made = record.look_id is not None or record.status in SENT
     if changed and made:
         if recreate:
-            return "create", "spec changed; --recreate asked for a new one"
-        return "changed", f"spec changed since it was made ({record.status}); left alone without --recreate"
-    if record.status == "succeeded":
+            return "replace", "changed; --replace asked for a new one"
+        if _renameable(spec, record):
+            return "rename", f"name changed from {record.name!r}: renamed in place (no credit, same id)"
+        return "changed", f"changed since it was made ({record.status}); left alone without --replace"
+    if record.status == Status.SUCCEEDED:
         if recreate:
-            return "create", "--recreate asked for a new one"
+            return "replace", "--replace asked for a new one"
         return "skip", "already succeeded"
     if record.status in ("training", "awaiting_consent"):
         return "poll", f"{record.status.replace('_', ' ')} on HeyGen's side"
@@ -97,27 +122,6 @@ def _after_failure(record: Record, *, changed: bool, retry_failed: bool) -> tupl
     return "skip", f"failed definitively ({code}); not sent again unless changed or --retry-failed"
 
 
-def select(items: Iterable[ItemSpec], only: list[str], exclude: list[str]) -> tuple[list[ItemSpec], list[str]]:
-    """--only/--exclude by key or glob; a parent a selected item needs is included and said so."""
-    items = list(items)
-    by_key = {s.key: s for s in items}
-    chosen = {s.key for s in items if (not only or _matches(s.key, only)) and not _matches(s.key, exclude)}
-    notes: list[str] = []
-    for key in list(chosen):
-        spec = by_key[key]
-        while spec.parent is not None and spec.parent in by_key:
-            parent = spec.parent
-            if parent not in chosen:
-                chosen.add(parent)
-                notes.append(f"{parent} included: {spec.key} needs it")
-            spec = by_key[parent]
-    return [s for s in items if s.key in chosen], sorted(set(notes))
-
-
-def _matches(key: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(key, p) for p in patterns)
-
-
 def build_plan(
     items: Iterable[ItemSpec],
     records: Mapping[str, Record],
@@ -127,21 +131,36 @@ def build_plan(
     exclude: list[str] | None = None,
     retry_failed: bool = False,
 ) -> Plan:
+    items = list(items)
+    replace = list(recreate)
+    check_patterns("--replace", replace, [s.key for s in items])
     selected, notes = select(items, only or [], exclude or [])
-    recreate_set = set(recreate)
     steps: dict[str, Step] = {}
     children: dict[str, list[str]] = {s.key: [] for s in selected}
     for spec in selected:
         record = records.get(spec.key)
-        action, reason = action_for(spec, record, spec.key in recreate_set, retry_failed)
+        action, reason = action_for(spec, record, matches(spec.key, replace), retry_failed)
         steps[spec.key] = Step(spec, action, reason, record.status if record else "new", need_of(spec))
         if spec.parent is not None and spec.parent in children:
             children[spec.parent].append(spec.key)
-    height, descendants = _weights(list(steps), children)
-    unknown = recreate_set - set(steps)
-    if unknown:
-        notes.append(f"--recreate names keys not in the selection: {', '.join(sorted(unknown))}")
-    return Plan(steps, children, height, descendants, notes)
+    _replace_descendants(steps, children, records)
+    height, weight = _weights(list(steps), children)
+    in_manifest = {s.key for s in items}
+    prune = [r for key, r in records.items() if key not in in_manifest]
+    return Plan(steps, children, height, weight, notes, prune)
+
+
+def _replace_descendants(steps: dict[str, Step], children: dict[str, list[str]], records: Mapping[str, Record]) -> None:
+    """What was made from a replaced item is made again from its replacement (its old looks stay in
+    the old character otherwise)."""
+    stack = [(key, child) for key, step in steps.items() if step.action == "replace" for child in children[key]]
+    while stack:
+        parent, child = stack.pop()
+        step, record = steps[child], records.get(child)
+        made = record is not None and (record.look_id is not None or record.status in SENT)
+        if made and step.action != "replace":
+            steps[child] = dataclasses.replace(step, action="replace", reason=f"replace: parent {parent} replaced")
+            stack.extend((child, c) for c in children[child])
 
 
 def _weights(keys: list[str], children: dict[str, list[str]]) -> tuple[dict[str, int], dict[str, int]]:

@@ -76,6 +76,7 @@ class Record:
     supported_api_engines: list[str] | None = field(default=None)
     default_voice_id: str | None = None
     preferred_orientation: str | None = None
+    origin: str | None = None  # "adopted": found on the account, not made by this ledger (never deleted by it)
     created_at: str = ""
     updated_at: str = ""
 

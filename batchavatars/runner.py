@@ -81,6 +81,10 @@ def run_command(
     )
     if result.stopped and result.stop_message:
         console.print(f"stopped: {result.stop_message}")
+    if result.left_alone:
+        keys = ", ".join(result.left_alone)
+        replace = " ".join(f"--replace {key}" for key in result.left_alone)
+        console.print(f"changed and left alone: {keys}. To make them again: run {manifest} {replace}", soft_wrap=True)
     summary = summary_dict(result, path, credits)
     if not no_report:
         _write_report(console, path, result, manifest, summary, report_path, previews)
@@ -132,5 +136,6 @@ def summary_dict(result: RunResult, ledger: Path, credits: float) -> dict[str, A
         "credits": credits,
         "uploads": result.uploads,
         "consent_requests": result.consent_requests,
+        "left_alone": result.left_alone,
         "ledger": str(ledger),
     }

@@ -35,7 +35,6 @@ async def run_items(
                 book,
                 client,
                 RunOptions(**opts),
-                recreate=frozenset(recreate),
                 **({"reporter": reporter} if reporter else {}),
             )
             return await scheduler.run()

@@ -1,5 +1,7 @@
 """The plan is pure: these tests need no server and no disk."""
 
+import pytest
+
 from batchavatars.plan import build_plan
 from batchavatars.records import Record
 
@@ -68,7 +70,56 @@ def test_changed_spec_is_left_alone_unless_recreated():
     by = {s.key: s for s in ITEMS}
     records = {"ava": record(by["ava"], "succeeded", look_id="l1", group_id="g1", spec_hash="old")}
     assert build_plan(ITEMS, records).steps["ava"].action == "changed"
-    assert build_plan(ITEMS, records, recreate=["ava"]).steps["ava"].action == "create"
+    replaced = build_plan(ITEMS, records, recreate=["ava"]).steps
+    assert replaced["ava"].action == "replace"
+
+
+def test_a_name_only_change_of_a_photo_avatar_is_a_rename():
+    import dataclasses
+
+    by = {s.key: s for s in ITEMS}
+    renamed = dataclasses.replace(by["ava"], name="Ava Reyes-Smith")
+    records = {"ava": record(by["ava"], "succeeded", look_id="l1", group_id="g1")}
+    step = build_plan([renamed, *ITEMS[1:]], records).steps["ava"]
+    assert step.action == "rename" and "'Ava'" in step.reason
+    look = dataclasses.replace(by["ava-office"], name="Office, new")  # a prompt look: HeyGen cannot rename it
+    records["ava-office"] = record(by["ava-office"], "succeeded", look_id="l2", group_id="g1")
+    assert build_plan([*ITEMS[:3], look, *ITEMS[4:]], records).steps["ava-office"].action == "changed"
+
+
+def test_a_replaced_item_takes_what_was_made_from_it_along():
+    by = {s.key: s for s in ITEMS}
+    records = {
+        key: record(by[key], "succeeded", look_id=f"l-{key}", group_id="g1")
+        for key in ("ava", "ava-office", "ava-office-night")
+    }
+    steps = build_plan(ITEMS, records, recreate=["av*"]).steps
+    assert steps["ava-office-night"].action == "replace"
+    steps = build_plan(ITEMS, records, recreate=["ava"]).steps
+    assert [steps[k].action for k in ("ava", "ava-office", "ava-office-night")] == ["replace"] * 3
+    assert steps["ava-office-night"].reason == "replace: parent ava-office replaced"
+
+
+def test_ledger_records_of_items_gone_from_the_manifest_are_to_prune():
+    by = {s.key: s for s in ITEMS}
+    gone = record(by["ava"], "succeeded", look_id="l1")
+    gone.key = "old-ava"
+    plan = build_plan(ITEMS, {"old-ava": gone})
+    assert [r.key for r in plan.prune] == ["old-ava"] and plan.counts()["prune"] == 1
+
+
+@pytest.mark.parametrize("option", ["only", "exclude", "recreate"])
+def test_a_pattern_that_matches_nothing_is_a_usage_error_naming_the_closest_keys(option):
+    from batchavatars.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"'ava-ofice' matches no item \(closest: ava-office"):
+        build_plan(ITEMS, {}, **{option: ["ava-ofice"]})
+
+
+def test_excluding_an_item_excludes_what_is_made_from_it_and_says_so():
+    plan = build_plan(ITEMS, {}, exclude=["ava"])
+    assert not {"ava", "ava-office", "ava-office-night"} & set(plan.steps)
+    assert "ava-office, ava-office-night excluded too: made from ava" in plan.notes
 
 
 def test_selection_includes_needed_parents_and_says_so():

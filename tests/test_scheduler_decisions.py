@@ -74,7 +74,7 @@ def steps(records, **kw):
 def test_a_sent_key_is_kept_when_the_item_is_retried(status):
     rec = record("ava", status, idempotency_key="ba1.ava.x.g0", sent_at="t0", error_source=ErrorSource.TRANSPORT)
     step = steps([rec])["ava"]
-    changes = reset_changes(step, rec, recreate=False)
+    changes = reset_changes(step, rec)
     assert step.action == "retry" and changes is not None
     assert "idempotency_key" not in changes and "status" not in changes and "generation" not in changes
 
@@ -82,19 +82,19 @@ def test_a_sent_key_is_kept_when_the_item_is_retried(status):
 def test_a_failure_that_never_reached_heygen_is_simply_retried():
     rec = record("ava", Status.FAILED, error_source=ErrorSource.LOCAL, error_code="file_unreadable")
     step = steps([rec])["ava"]
-    assert step.action == "retry" and reset_changes(step, rec, recreate=False)["status"] == Status.PENDING
+    assert step.action == "retry" and reset_changes(step, rec)["status"] == Status.PENDING
 
 
 def test_a_definitive_failure_is_not_sent_again_and_blocks_its_looks_from_the_start():
     rec = record("ava", Status.FAILED, error_source=ErrorSource.HEYGEN, error_code="invalid_parameter")
     step = steps([rec])["ava"]
-    assert (step.action, reset_changes(step, rec, recreate=False)) == ("skip", None)
+    assert (step.action, reset_changes(step, rec)) == ("skip", None)
     assert "--retry-failed" in step.reason and starting_phase(step, rec) is Phase.DONE
 
 
 def test_a_definitive_failure_retried_on_request_moves_to_a_new_generation_and_key():
     rec = record("ava", Status.FAILED, error_source=ErrorSource.HEYGEN, idempotency_key="k", generation=2)
-    changes = reset_changes(steps([rec], retry_failed=True)["ava"], rec, recreate=False)
+    changes = reset_changes(steps([rec], retry_failed=True)["ava"], rec)
     assert changes is not None
     assert (changes["generation"], changes["idempotency_key"], changes["status"]) == (3, None, Status.PENDING)
 
@@ -102,7 +102,7 @@ def test_a_definitive_failure_retried_on_request_moves_to_a_new_generation_and_k
 def test_a_succeeded_item_is_left_alone_and_starts_done():
     rec = record("ava", Status.SUCCEEDED, look_id="look_1")
     step = steps([rec])["ava"]
-    assert reset_changes(step, rec, recreate=False) is None
+    assert reset_changes(step, rec) is None
     assert starting_phase(step, rec) is Phase.DONE
 
 

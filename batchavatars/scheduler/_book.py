@@ -102,6 +102,10 @@ class ItemBook:
             **_NO_ERROR,
         )
 
+    def renamed(self, record: Record, name: str, spec_hash: str) -> Record:
+        """Renamed in place on HeyGen: same look, same status, the manifest's name and spec now."""
+        return self.ledger.update(record, name=name, spec_hash=spec_hash, **_NO_ERROR)
+
     def block(self, record: Record, why: str) -> Record:
         return self._move(
             record, Event.BLOCK, error_code="parent_failed", error_message=why, error_source=ErrorSource.BLOCKED

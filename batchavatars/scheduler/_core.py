@@ -47,7 +47,6 @@ class Scheduler:
         client: HeyGenClient,
         options: RunOptions | None = None,
         reporter: Reporter = silent,
-        recreate: frozenset[str] = frozenset(),
         held: Mapping[str, str] | None = None,
     ) -> None:
         """`held`: keys not to create this run (ambiguous adoption), with the reason; they fail
@@ -69,7 +68,6 @@ class Scheduler:
             random.Random(options.seed),
         )
         self.assets = AssetStore(ledger, client, self.requests)
-        self._recreate = recreate
         self._held = dict(held or {})
         self.graph = Graph(plan, {})
         self.ready = ReadyQueue(plan)
@@ -95,7 +93,7 @@ class Scheduler:
     # -- setup ---------------------------------------------------------------------------------
 
     def _prepare(self) -> None:
-        """Ledger records for every selected item, reset where the plan retries or recreates."""
+        """Ledger records for every selected item, reset where the plan retries or replaces."""
         existing = self.ledger.records()
         new: list[Record] = []
         with self.ledger.batch():
@@ -105,7 +103,9 @@ class Scheduler:
                     record = new_record(step)
                     new.append(record)
                 else:
-                    changes = reset_changes(step, record, recreate=key in self._recreate)
+                    if step.action == "replace" and record.look_id:
+                        self.ledger.add_history(record, why=step.reason)  # what existed, for export --history
+                    changes = reset_changes(step, record)
                     if changes is not None:
                         self.ledger.update(record, **changes)
                 self.nodes[key] = Node(step, record, order)
@@ -218,7 +218,10 @@ class Scheduler:
             node.phase = Phase.RUNNING
             self._running += 1
             try:
-                await self.creator.create(node)
+                if node.step.action == "rename":
+                    await self.creator.rename(node)
+                else:
+                    await self.creator.create(node)
             except Abandoned:
                 node.phase = Phase.WAITING
             finally:

@@ -13,6 +13,7 @@ from ..payload import consent_key, create_body, idempotency_key
 from ..records import SENT, ErrorSource, Status
 from ._graph import Node, is_twin
 from ._requester import Abandoned, ItemFailed
+from ._state import Phase
 from ._timing import LOOKS_PAGE
 
 if TYPE_CHECKING:
@@ -74,6 +75,22 @@ class Creator:
         run.observe(node, look)
         if self.wants_consent(node):
             await self.consent(node)
+
+    async def rename(self, node: Node) -> None:
+        """PATCH the look's name: no credit, no new id. A refusal leaves the item as it was (changed)."""
+        run, rec, spec = self._run, node.record, node.spec
+        try:
+            await run.requests.call(
+                partial(run.client.rename_look, rec.look_id or "", spec.name), what="rename", item=spec.key
+            )
+        except ItemFailed as failure:
+            run.report("rename_failed", key=spec.key, error_code=failure.code, error_message=failure.message)
+            node.phase = Phase.DONE
+            return
+        old = rec.name
+        run.book.renamed(rec, spec.name, spec.spec_hash)
+        node.phase = Phase.DONE
+        run.report("item_renamed", key=spec.key, look_id=rec.look_id, old_name=old, name=spec.name)
 
     async def _find(self, node: Node, group: dict[str, Any]) -> dict[str, Any] | None:
         """A 2xx with a null avatar_item: the look is the one of this name in the answer's group

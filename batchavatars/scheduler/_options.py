@@ -38,3 +38,4 @@ class RunResult:
     consent_requests: int
     records: list[Record] = field(default_factory=list)
     ledger: Path | None = None  # where the records are kept (set by the API)
+    left_alone: list[str] = field(default_factory=list)  # changed items this run did not touch (--replace)

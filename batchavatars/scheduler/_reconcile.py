@@ -30,12 +30,12 @@ def new_record(step: Step) -> Record:
     )
 
 
-def reset_changes(step: Step, record: Record, *, recreate: bool) -> dict[str, Any] | None:
-    """The changes to a record the plan creates or retries (None: leave it as it is)."""
-    if step.action not in ("create", "retry"):
+def reset_changes(step: Step, record: Record) -> dict[str, Any] | None:
+    """The changes to a record the plan creates, retries or replaces (None: leave it as it is)."""
+    if step.action not in ("create", "retry", "replace"):
         return None
     spec = step.spec
-    fresh = record.spec_hash != spec.spec_hash or recreate
+    fresh = record.spec_hash != spec.spec_hash or step.action == "replace"
     definitive = record.status == Status.FAILED and record.error_source == ErrorSource.HEYGEN
     changes: dict[str, Any] = dict(
         kind=spec.kind,
@@ -91,4 +91,4 @@ def starting_phase(step: Step, record: Record) -> Phase:
         return Phase.WATCH
     if step.action == "changed":
         return Phase.LEFT
-    return Phase.WAITING
+    return Phase.WAITING  # to create, retry, replace or rename
