@@ -25,14 +25,14 @@ import anyio
 
 from .client import DEFAULT_BASE_URL, HeyGenClient
 from .credentials import api_key_from_env
-from .errors import AuthError, LedgerError
+from .errors import AuthError, LedgerError, ServiceError
 from .events import Reporter, Snapshot, silent
 from .ledger import Ledger, default_ledger_path
 from .manifest import Manifest, load_manifest
 from .plan import Plan, build_plan
 from .records import Status
 from .retry import RetryPolicy
-from .scheduler import ItemFailed, RunOptions, RunResult, Scheduler
+from .scheduler import Abandoned, ItemFailed, RunOptions, RunResult, Scheduler
 from .scheduler._book import ItemBook
 from .scheduler._reconcile import stale_intents
 from .scheduler._requester import Requester
@@ -181,6 +181,11 @@ async def _account(client: HeyGenClient, requests: Requester) -> str | None:
     """Who the key belongs to, where the API says (GET /v3/users/me); None where it does not."""
     try:
         me = await requests.call(client.get_me, what="account")
+    except Abandoned:
+        raise ServiceError(
+            f"cannot reach the API at {client.base_url}: nothing answered there. "
+            "Fix: check --base-url (or HEYGEN_BASE_URL) and the network; nothing was sent"
+        ) from None
     except ItemFailed as failure:
         if failure.code in ("unauthorized", "forbidden"):
             raise AuthError(

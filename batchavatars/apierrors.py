@@ -29,6 +29,13 @@ class RequestTimeout(TransportError):
     code = "timeout"
 
 
+class Unreachable(TransportError):
+    """The connection was never made (refused, no route, DNS, connect timeout): the request did not
+    reach the server, so it did no work."""
+
+    code = "unreachable"
+
+
 @dataclass(eq=False)
 class HttpError(ApiError):
     """HeyGen answered with an error status and (usually) its envelope."""

@@ -23,6 +23,7 @@ from .apierrors import (
     RequestTimeout,
     ServerError,
     TransportError,
+    Unreachable,
     error_for,
     parse_retry_after,
 )
@@ -378,6 +379,8 @@ class HeyGenClient:
                 headers=headers,
                 timeout=timeout or self.timeouts.for_read(),
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unreachable(f"{route}: cannot connect to {self.base_url} ({type(exc).__name__})") from None
         except httpx.TimeoutException as exc:
             raise RequestTimeout(f"{route} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:

@@ -16,6 +16,8 @@ FIXES = {
     "forbidden": "the account's API tier lacks avatar creation: upgrade the plan or use another key",
     "resource_access_denied": "this key may not use the resource the item names (another account's avatar group?): "
     "fix {field} in the manifest",
+    "http_404": "the API has no such route (a 404 without HeyGen's error body): check --base-url",
+    "unreachable": "the API could not be reached: check --base-url and the network, then run again",
     "look_deleted": "the look was deleted on the account while it trained: run again to create it anew",
     "file_too_large": "the file is over HeyGen's upload limit: give a URL instead, or a smaller encode",
     "unauthorized": "the API key was rejected: set HEYGEN_API_KEY to a valid key",
@@ -33,7 +35,7 @@ FIXES = {
 }
 
 
-NOT_FOUND_CODES = frozenset({"not_found", "avatar_not_found", "resource_not_found", "http_404"})
+NOT_FOUND_CODES = frozenset({"not_found", "avatar_not_found", "resource_not_found"})
 
 
 def fix_for(code: str | None, param: str | None = None) -> str:

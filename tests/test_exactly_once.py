@@ -198,3 +198,50 @@ async def test_a_local_photo_replaced_in_place_is_a_change(tmp_path):
         assert batchavatars.plan(manifest).steps["ava"].action == "changed"
         again = await batchavatars.arun(manifest, base_url=sb.url, **FAST)
         assert posts(sb) == 1 and again.exit_code == 0  # reported, not silently replaced
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_api_is_one_line_not_a_failure_per_item(tmp_path):
+    manifest = str(write(tmp_path, roster(20)))  # 40 items
+    proc = run_cli(
+        ["run", manifest, "--base-url", f"http://127.0.0.1:{_free_port()}", "--no-report"], {"HEYGEN_API_KEY": "k"}
+    )
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert proc.returncode == 1 and len(lines) < 15, lines
+    assert "cannot reach the API at http://127.0.0.1" in proc.stderr and "Traceback" not in proc.stderr
+    ledger = tmp_path / "team.ledger.db"
+    records = Ledger(ledger, create=False).records() if ledger.exists() else {}
+    assert not [r for r in records.values() if r.status in ("failed", "creating", "unanswered")]
+
+
+def test_a_base_url_answering_404_everywhere_is_named_not_blamed_on_the_manifest(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Nothing(BaseHTTPRequestHandler):
+        def _404(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _404
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Nothing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        manifest = str(write(tmp_path, roster(5)))
+        url = f"http://127.0.0.1:{server.server_address[1]}/v2"
+        proc = run_cli(["run", manifest, "--base-url", url, "--no-report"], {"HEYGEN_API_KEY": "k"})
+    finally:
+        server.shutdown()
+    assert proc.returncode == 1 and "nothing answered there" in proc.stderr and "--base-url" in proc.stderr

@@ -364,6 +364,8 @@ def exit_code_for(stopped: StopReason | None, records: list[Record]) -> ExitCode
         return ExitCode.INTERRUPTED
     if stopped is StopReason.AUTH:
         return ExitCode.AUTH
+    if stopped is StopReason.UNREACHABLE:
+        return ExitCode.ITEMS_FAILED
     if any(rec.status in (Status.FAILED, Status.BLOCKED, Status.UNANSWERED) for rec in records):
         return ExitCode.ITEMS_FAILED
     if any(rec.status not in TERMINAL for rec in records):

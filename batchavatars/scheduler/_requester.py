@@ -14,7 +14,17 @@ from typing import Protocol, TypeVar
 
 import anyio
 
-from ..apierrors import ApiError, HttpError, InProgress, NotReady, RateLimited, ServerError, TransportError
+from ..apierrors import (
+    ApiError,
+    HttpError,
+    InProgress,
+    NotFound,
+    NotReady,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unreachable,
+)
 from ..events import Reporter
 from ..meter import Meter, Slot, TrainingGate, Unlimited
 from ..records import ErrorSource, StopReason
@@ -93,6 +103,8 @@ class Requester:
         self._control = control
         self._report = report
         self._rng = rng
+        self.answered = False  # has the API ever answered (any HTTP answer with HeyGen's envelope, or a 2xx)?
+        self._dead = 0  # attempts in a row that never reached an API, while it never answered
 
     @classmethod
     def alone(cls, policy: RetryPolicy, report: Reporter, meter: Meter | None = None) -> Requester:
@@ -122,12 +134,32 @@ class Requester:
                 await self._after_error(error, attempt, what=what, item=item, slot=slot, background=background)
                 continue
             self.meter.on_success()
+            self.answered = True
             return result
+
+    def _no_api(self, error: ApiError) -> bool:
+        """A wrong --base-url or an API that is down is one problem, not one failure per item.
+        True when nothing has ever answered and this attempt found no API either: it is retried
+        (never failed) until DEAD_AFTER such attempts in a row stop the run as unreachable."""
+        if self.answered or not _dead(error):
+            if isinstance(error, HttpError) and not _dead(error):
+                self.answered = True
+            self._dead = 0
+            return False
+        self._dead += 1
+        if self._dead >= DEAD_AFTER:
+            self._control.stop(StopReason.UNREACHABLE, describe(error))
+            # a connection never made sent nothing; a 404 from no API created nothing either
+            raise Abandoned(sent=False)
+        return True
 
     async def _after_error(
         self, error: ApiError, attempt: int, *, what: str, item: str | None, slot: Slot | None, background: bool
     ) -> None:
         """Return to retry; raise ItemFailed or Abandoned otherwise."""
+        if self._no_api(error):
+            await anyio.sleep(self.policy.backoff(attempt, self._rng))
+            return
         decision = self.policy.decide(error, attempt, self._rng)
         self._report(
             "request_failed",
@@ -159,6 +191,14 @@ class Requester:
         if decision.verdict is Verdict.STOP_NEW_WORK:
             self._control.stop(StopReason.CREDIT, f"{describe(error)}: out of credits, no new work started")
         raise failure_of(error) from None
+
+
+DEAD_AFTER = 3  # attempts in a row that never reached an API before the run stops as unreachable
+
+
+def _dead(error: ApiError) -> bool:
+    """No API there: no connection, or a 404 without HeyGen's error body (a wrong base URL or path)."""
+    return isinstance(error, Unreachable) or (isinstance(error, NotFound) and error.code == "http_404")
 
 
 def failure_of(error: ApiError) -> ItemFailed:
