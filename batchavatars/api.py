@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from .client import DEFAULT_BASE_URL, HeyGenClient
-from .credentials import api_key_from_env
+from .credentials import api_key_from_env, checked_key
 from .errors import AuthError, LedgerError
 from .events import Reporter, Snapshot, silent
 from .ledger import Ledger, default_ledger_path
@@ -112,8 +112,9 @@ def plan(
     path = ledger_path(loaded, ledger, sandbox=sandbox)
     records = {}
     if path.exists():
-        book = Ledger(path, create=False)
+        book = Ledger(path, create=False, readonly=True)
         try:
+            book.bind_manifest(loaded.path, default=path == default_ledger_path(loaded.path, sandbox=sandbox))
             records = book.records()
         finally:
             book.close()
@@ -132,10 +133,11 @@ async def arun(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> R
     chosen = settings(**changes)
     loaded = _manifest(manifest)
     path = ledger_path(loaded, chosen.ledger, sandbox=chosen.sandbox)
-    api_key = SANDBOX_KEY if chosen.sandbox else (chosen.api_key or api_key_from_env())
+    api_key = SANDBOX_KEY if chosen.sandbox else checked_key(chosen.api_key or api_key_from_env())
     book = Ledger(path)
     try:
         with book.exclusive(), _server(chosen) as url:
+            book.bind_manifest(loaded.path, default=path == default_ledger_path(loaded.path, sandbox=chosen.sandbox))
             result = await _run(loaded, book, url, api_key, chosen)
             result.ledger = path
             if chosen.on_finish is not None:
