@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .client import DEFAULT_BASE_URL, HeyGenClient
+from .client import DEFAULT_BASE_URL, HeyGenClient, ResponseHook
 from .credentials import api_key_from_env, checked_key
 from .errors import AuthError, LedgerError
 from .events import Reporter, Snapshot, silent
@@ -71,6 +71,7 @@ class RunSettings:
     # fetches the sandbox's preview images for the report this way.
     on_finish: Callable[[RunResult], Awaitable[None]] | None = None
     handle_signals: bool = False  # SIGINT/SIGTERM stop the run cleanly (the CLI sets it)
+    on_response: ResponseHook | None = None  # every answered request, for request logs (the CLI's -v)
 
     def options(self) -> RunOptions:
         return RunOptions(
@@ -234,7 +235,8 @@ async def _run(loaded: Manifest, book: Ledger, url: str, api_key: str, chosen: R
     for note in loaded.notes:
         report("note", note=note)
     options = chosen.options()
-    async with HeyGenClient(url, api_key, max_connections=max(options.concurrency * 2, 16)) as client:
+    connections = max(options.concurrency * 2, 16)
+    async with HeyGenClient(url, api_key, max_connections=connections, on_response=chosen.on_response) as client:
         requests = Requester.alone(RetryPolicy(max_attempts=options.max_attempts), report)
         held = await _prepare_ledger(loaded, book, client, requests, chosen)
         the_plan = build_plan(

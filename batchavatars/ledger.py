@@ -119,6 +119,8 @@ class Ledger:
         elif self.path.is_dir():
             raise LedgerError(f"{self.path}: is a directory, not a ledger. Fix: pass --ledger PATH to a file")
         self._check_header(self.path)
+        if not readonly and self._is_readonly():
+            raise self._readonly_error()  # before a run starts, not at its first write
         try:
             self._db = self._connect()
             version = self._db.execute("PRAGMA user_version").fetchone()[0]

@@ -14,7 +14,8 @@ from ..credentials import api_key_from_env
 from ..exitcodes import ExitCode
 from ..plan import build_plan
 from ..preflight import Account, creations, fetch_account
-from .common import check_base_url, exclude_option, ledger_option, load, only_option, plural, user_errors
+from ..summary import plural
+from .common import check_base_url, exclude_option, ledger_option, load, only_option, user_errors
 from .common import ledger_path as find_ledger
 from .ledger_cmds import plan_records
 

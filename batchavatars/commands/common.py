@@ -157,11 +157,6 @@ def load(manifest: str) -> Manifest:
     return load_manifest(manifest)
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """`1 upload`, `2 uploads`."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
-
-
 ledger_option = click.option(
     "--ledger",
     metavar="PATH",
