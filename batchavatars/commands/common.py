@@ -90,13 +90,18 @@ def tolerant_streams() -> None:
                 reconfigure(errors="replace")
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        _quiet_broken_pipe()  # rich's own exits 1, which reads as "some items failed"
+
+
 def console(*, stderr: bool = False) -> Console:
     """A rich console that wraps nothing off a terminal (soft-wrapped lines, tables as wide as
     their content), so keys, paths and links are never broken mid-word in a log or a pipe."""
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, soft_wrap=True, width=NO_WRAP_WIDTH)
+        return _Console(stderr=stderr)
+    return _Console(stderr=stderr, soft_wrap=True, width=NO_WRAP_WIDTH)
 
 
 def check_output(option: str, path: str | None) -> None:
