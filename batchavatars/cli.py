@@ -8,7 +8,7 @@ import click
 
 from . import __version__
 from .commands.check_cmd import check
-from .commands.common import tolerant_streams
+from .commands.common import json_lines, tolerant_streams
 from .commands.ledger_cmds import export, plan, report, status
 from .commands.run_cmd import run
 from .commands.tools import init, sandbox, schema, validate
@@ -32,6 +32,7 @@ def main() -> None:
       batchavatars run manifests/example.yaml --sandbox
     """
     tolerant_streams()
+    json_lines(False)
 
 
 for command in (validate, check, plan, run, status, export, report, sandbox, schema, init):

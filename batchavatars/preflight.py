@@ -24,6 +24,11 @@ class Account:
     balance: str  # how the account states its balance, for people
 
 
+def amount(value: float) -> str:
+    """1,000,000 rather than 1e+06; cents where there are any."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -42,7 +47,7 @@ def _wallet(block: dict[str, Any]) -> tuple[float | None, str]:
     if balance is None:
         return None, "balance not stated"
     if currency == "credits":
-        return balance, f"{balance:,g} credits remaining"
+        return balance, f"{amount(balance)} credits remaining"
     return None, f"{balance:,.2f} {currency.upper()} remaining (not in credits)"
 
 
@@ -58,14 +63,14 @@ def _subscription(block: dict[str, Any]) -> tuple[float | None, str]:
     if not known:
         return None, f"plan {block.get('plan') or 'unknown'}, credits not stated"
     total = sum(known)
-    return total, f"plan {block.get('plan') or 'unknown'}, {total:,g} credits remaining (premium and add-on)"
+    return total, f"plan {block.get('plan') or 'unknown'}, {amount(total)} credits remaining (premium and add-on)"
 
 
 def _usage_based(block: dict[str, Any]) -> tuple[float | None, str]:
     remaining = _number(block.get("remaining_credits"))
     if remaining is None:
         return None, "usage-based, credits not stated"
-    return remaining, f"usage-based, {remaining:,g} credits remaining"
+    return remaining, f"usage-based, {amount(remaining)} credits remaining"
 
 
 _BILLING = {"wallet": _wallet, "subscription": _subscription, "usage_based": _usage_based}

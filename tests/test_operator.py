@@ -147,7 +147,7 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path, args):
     [
         ("--json-summary", "missing/s.json", "folder"),
         ("--json-summary", ".", "is a directory"),
-        ("--report", "missing/r.html", "folder"),
+        ("--report", "m.yaml/r.html", "is not a folder"),  # missing folders it makes; a file in the way, no
         ("--report", ".", "is a directory"),
     ],
 )

@@ -13,7 +13,7 @@ from ..client import DEFAULT_BASE_URL
 from ..credentials import api_key_from_env
 from ..exitcodes import ExitCode
 from ..plan import build_plan
-from ..preflight import Account, creations, fetch_account
+from ..preflight import Account, amount, creations, fetch_account
 from ..summary import plural
 from .common import check_base_url, exclude_option, ledger_option, load, only_option, user_errors
 from .common import ledger_path as find_ledger
@@ -112,4 +112,4 @@ def _verdict(manifest: str, items: int, needed: int, cost: float, account: Accou
 
 
 def plural_credits(cost: float) -> str:
-    return f"{cost:,g} credit" + ("" if cost == 1 else "s")
+    return f"{amount(cost)} credit" + ("" if cost == 1 else "s")

@@ -31,6 +31,7 @@ NO_WRAP_WIDTH = 10_000
 
 
 def json_lines(on: bool) -> None:
+    """Set by `run` for its own invocation; every command starts with it off (main's callback)."""
     _json_lines["on"] = on
 
 
@@ -104,16 +105,21 @@ def console(*, stderr: bool = False) -> Console:
     return _Console(stderr=stderr, soft_wrap=True, width=NO_WRAP_WIDTH)
 
 
-def check_output(option: str, path: str | None) -> None:
-    """An output file is checked before any work: finding a typo after a two-hour run is too late."""
+def check_output(option: str, path: str | None, *, makes_folders: bool = False) -> None:
+    """An output file is checked before any work: finding a typo after a two-hour run is too late.
+    `makes_folders`: the writer creates missing folders (the report does), so only the nearest
+    existing one must be a writable folder."""
     if not path:
         return
     target = Path(path)
     folder = target.parent
+    if makes_folders:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
     if target.is_dir():
         problem = "is a folder"
     elif not folder.is_dir():
-        problem = f"its folder {folder} does not exist"
+        problem = f"its folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder"
     elif not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
         problem = "is not writable"
     else:

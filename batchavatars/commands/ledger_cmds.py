@@ -211,7 +211,7 @@ def report(manifest: str | None, ledger: str | None, output: str | None, embed_p
     from ..report import report_from_ledger
 
     with user_errors():
-        check_output("-o/--output", output)
+        check_output("-o/--output", output, makes_folders=True)
         path = find_ledger(Path(manifest) if manifest else None, ledger, sandbox)
         written, found = report_from_ledger(path, manifest or str(path), output, embed_previews=embed_previews)
         if found is not None:

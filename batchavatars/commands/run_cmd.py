@@ -125,7 +125,7 @@ def run(manifest: str, **opts: Any) -> None:
     with user_errors():
         check_output("--json-summary", opts["json_summary"])
         if not opts["no_report"]:
-            check_output("--report", opts["report_path"])
+            check_output("--report", opts["report_path"], makes_folders=True)
         url = opts.pop("base_url") or DEFAULT_BASE_URL
         base_url = None if opts["sandbox"] else check_base_url(url)
         code = run_command(manifest, base_url=base_url, **opts)
