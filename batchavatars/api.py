@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .client import DEFAULT_BASE_URL, HeyGenClient
-from .credentials import api_key_from_env
+from .client import DEFAULT_BASE_URL, HeyGenClient, ResponseHook
+from .credentials import api_key_from_env, checked_key
 from .errors import AuthError, LedgerError, ServiceError
 from .events import Reporter, Snapshot, silent
 from .ledger import Ledger, default_ledger_path
@@ -75,6 +75,7 @@ class RunSettings:
     # fetches the sandbox's preview images for the report this way.
     on_finish: Callable[[RunResult], Awaitable[None]] | None = None
     handle_signals: bool = False  # SIGINT/SIGTERM stop the run cleanly (the CLI sets it)
+    on_response: ResponseHook | None = None  # every answered request, for request logs (the CLI's -v)
 
     def options(self) -> RunOptions:
         return RunOptions(
@@ -116,8 +117,9 @@ def plan(
     path = ledger_path(loaded, ledger, sandbox=sandbox)
     records = {}
     if path.exists():
-        book = Ledger(path, create=False)
+        book = Ledger(path, create=False, readonly=True)
         try:
+            book.bind_manifest(loaded.path, default=path == default_ledger_path(loaded.path, sandbox=sandbox))
             records = book.records()
         finally:
             book.close()
@@ -136,10 +138,11 @@ async def arun(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> R
     chosen = settings(**changes)
     loaded = _manifest(manifest)
     path = ledger_path(loaded, chosen.ledger, sandbox=chosen.sandbox)
-    api_key = SANDBOX_KEY if chosen.sandbox else (chosen.api_key or api_key_from_env())
+    api_key = SANDBOX_KEY if chosen.sandbox else checked_key(chosen.api_key or api_key_from_env())
     book = Ledger(path)
     try:
         with book.exclusive(), _server(chosen) as url:
+            book.bind_manifest(loaded.path, default=path == default_ledger_path(loaded.path, sandbox=chosen.sandbox))
             result = await _run(loaded, book, url, api_key, chosen)
             result.ledger = path
             if chosen.on_finish is not None:
@@ -244,7 +247,8 @@ async def _run(loaded: Manifest, book: Ledger, url: str, api_key: str, chosen: R
     for note in loaded.notes:
         report("note", note=note)
     options = chosen.options()
-    async with HeyGenClient(url, api_key, max_connections=max(options.concurrency * 2, 16)) as client:
+    connections = max(options.concurrency * 2, 16)
+    async with HeyGenClient(url, api_key, max_connections=connections, on_response=chosen.on_response) as client:
         requests = Requester.alone(RetryPolicy(max_attempts=options.max_attempts), report)
         held = await _prepare_ledger(loaded, book, client, requests, chosen)
         the_plan = build_plan(

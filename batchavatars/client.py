@@ -8,7 +8,8 @@ of the httpx client and nowhere else.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,11 @@ class Page:
     next_token: str | None
 
 
+# Request logging, kept apart from the request path: called as
+# on_response(method, route, HTTP status, milliseconds, request id) after each answered request.
+ResponseHook = Callable[[str, str, int, float, str | None], None]
+
+
 @dataclass(slots=True)
 class CallStats:
     """What this client sent and what came back; read by progress display and benchmarks."""
@@ -95,8 +101,10 @@ class HeyGenClient:
         timeouts: Timeouts = Timeouts(),
         max_connections: int = 100,
         auth_header: str = "X-Api-Key",
+        on_response: ResponseHook | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._on_response = on_response  # request logging (-v): see ResponseHook
         self.timeouts = timeouts
         self.stats = CallStats()
         self._transport = transport  # reused, without our headers, for pre-signed upload URLs
@@ -369,6 +377,7 @@ class HeyGenClient:
         """One request; a 2xx answer's JSON object and the response, or the error it maps to."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         self._count(route)
+        started = time.monotonic()
         try:
             response = await self._http.request(
                 method,
@@ -385,6 +394,8 @@ class HeyGenClient:
             raise RequestTimeout(f"{route} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise TransportError(f"{route}: connection failed ({type(exc).__name__})") from None
+        if self._on_response is not None:
+            self._tell(route, response, started)
         if response.status_code >= 400:
             error = _http_error(response, complete=complete)
             if isinstance(error, HttpError) and error.status == 429:
@@ -397,6 +408,13 @@ class HeyGenClient:
         if not isinstance(body, dict):
             raise TransportError(f"{route}: answer is not a JSON object")
         return body, response
+
+    def _tell(self, route: str, response: httpx.Response, started: float) -> None:
+        assert self._on_response is not None
+        request_id = response.headers.get("x-request-id") or response.headers.get("x-heygen-request-id")
+        method, _, path = route.partition(" ")
+        ms = (time.monotonic() - started) * 1000
+        self._on_response(method, path or route, response.status_code, ms, request_id)
 
 
 def _http_error(response: httpx.Response, *, complete: bool = False) -> HttpError:

@@ -12,7 +12,7 @@ from .errors import UsageError
 def api_key_from_env() -> str:
     key = os.environ.get("HEYGEN_API_KEY", "").strip()
     if key:
-        return key
+        return checked_key(key, "HEYGEN_API_KEY")
     folder = Path(os.environ.get("HEYGEN_CONFIG_DIR") or Path.home() / ".heygen")
     path = folder / "credentials"
     try:
@@ -33,7 +33,22 @@ def api_key_from_env() -> str:
                 '{"api_key": "..."} or one line holding the key'
             ) from None
     else:
-        key = text.splitlines()[0].strip()
+        key = text.splitlines()[0].strip() if text else ""
     if not key:
-        raise UsageError(f"{path}: holds no api_key. Fix: set HEYGEN_API_KEY or rewrite the file")
+        raise UsageError(
+            f"{path}: holds no api_key. Fix: set HEYGEN_API_KEY, or write the key into the file "
+            '(one line, or {"api_key": "..."})'
+        )
+    return checked_key(key, str(path))
+
+
+def checked_key(key: str, where: str = "the API key") -> str:
+    """HTTP headers are ASCII: httpx refuses anything else, deep inside the first request."""
+    if not key.isascii():
+        raise UsageError(
+            f"{where}: the key holds non-ASCII characters (a typographic quote or a stray letter?). "
+            "Fix: copy the key again from HeyGen's API settings"
+        )
+    if any(ch in key for ch in "\r\n\0"):
+        raise UsageError(f"{where}: the key holds a line break. Fix: copy the key again, on one line")
     return key

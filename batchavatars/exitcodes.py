@@ -10,3 +10,4 @@ class ExitCode(IntEnum):
     AUTH = 3  # key rejected (401) or not permitted (403)
     WAITING = 4  # work left training or awaiting consent after --wait-timeout (or --no-wait)
     INTERRUPTED = 130  # SIGINT/SIGTERM; the ledger is consistent
+    BROKEN_PIPE = 141  # the reader of stdout went away (`| head`): stopped quietly, as git does

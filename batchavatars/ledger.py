@@ -92,6 +92,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+_TABLES = frozenset({"items", "assets", "meta", "history"})
 _INSERT = f"INSERT OR REPLACE INTO items ({', '.join(RECORD_FIELDS)}) VALUES ({', '.join('?' * len(RECORD_FIELDS))})"
 _UPDATABLE = frozenset(RECORD_FIELDS) - {"key", "created_at"}
 
@@ -115,10 +116,14 @@ class Ledger:
     """One SQLite file per manifest: its items, uploaded assets and what it was made against.
     Every update commits on its own (except inside `batch()`); one run at a time (`exclusive`)."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    def __init__(self, path: Path, *, create: bool = True, readonly: bool = False) -> None:
+        """`readonly`: for the commands that only read (plan, status, export, report): opened with
+        SQLite's `mode=ro`, it works on a read-only file or folder and can change nothing."""
         self.path = Path(path)
+        self.readonly = readonly
+        self._select = ", ".join(RECORD_FIELDS)
         if not self.path.exists():
-            if not create:
+            if not create or readonly:
                 raise LedgerError(
                     f"{self.path}: no ledger here yet. Fix: run the manifest first, or pass --ledger PATH"
                 )
@@ -126,28 +131,101 @@ class Ledger:
         elif self.path.is_dir():
             raise LedgerError(f"{self.path}: is a directory, not a ledger. Fix: pass --ledger PATH to a file")
         self._check_header(self.path)
+        if not readonly and self._is_readonly():
+            raise self._readonly_error()  # before a run starts, not at its first write
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
+            self._db = self._connect()
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise LedgerError(
                     f"{self.path}: written by a newer batchavatars (ledger schema {version}, this one reads "
                     f"up to {SCHEMA_VERSION}). Fix: upgrade batchavatars"
                 )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-            if version < SCHEMA_VERSION:
-                self._migrate()
+            self._check_tables()
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                if version < SCHEMA_VERSION:
+                    self._migrate()
             self._check_columns()
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(
-                f"{self.path}: not a usable ledger ({exc}). Fix: move it aside and run with --adopt"
-            ) from None
+            raise self._unusable(exc) from None
         self._in_batch = False
         self._update_sql: dict[tuple[str, ...], str] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        else:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("PRAGMA user_version").fetchone()
+            except sqlite3.OperationalError:
+                # A WAL ledger in a read-only folder: SQLite cannot make its -shm file there. No run
+                # can be writing it either (it could not make its -wal), so read it as immutable.
+                db.close()
+                uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+                db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=5000")
+        return db
+
+    def _is_readonly(self, exc: BaseException | None = None) -> bool:
+        if exc is not None and "readonly" in str(exc).replace("read-only", "readonly").lower():
+            return True
+        folder = self.path.parent
+        return not os.access(self.path, os.W_OK) or not os.access(folder, os.W_OK | os.X_OK)
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> LedgerError:
+        if not self.readonly and self._is_readonly(exc):
+            return self._readonly_error()
+        return LedgerError(f"{self.path}: not a usable ledger ({exc}). Fix: move it aside and run with --adopt")
+
+    def _readonly_error(self) -> LedgerError:
+        return LedgerError(
+            f"{self.path}: the ledger is read-only (the file or its folder {self.path.parent}). A run records every "
+            "step, so it needs both writable. Fix: make them writable (chmod u+w), or copy the ledger somewhere "
+            "writable and pass --ledger PATH; plan, status, export and report read it as it is"
+        )
+
+    def _check_tables(self) -> None:
+        """Refuse, untouched, an SQLite file that is not a ledger: an application's database handed
+        over by mistake must not get our tables."""
+        tables = {
+            row[0]
+            for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            if not str(row[0]).startswith("sqlite_")
+        }
+        if not tables:
+            if self.readonly:
+                raise LedgerError(f"{self.path}: an empty database, not a ledger yet. Fix: run the manifest first")
+            return
+        others = sorted(tables - _TABLES)
+        if "items" not in tables or others:
+            shown = ", ".join(sorted(tables)[:6]) + (", ..." if len(tables) > 6 else "")
+            raise LedgerError(
+                f"{self.path}: an SQLite database but not a batchavatars ledger (its tables: {shown}); "
+                "left as it is. Fix: pass --ledger PATH naming a new file, or the ledger of this manifest"
+            )
+
+    def bind_manifest(self, manifest: Path, *, default: bool) -> None:
+        """A ledger holds the items of one manifest: recorded on the first run, refused for another
+        (exit 2), so two manifests never mix in one ledger. A ledger at the default place beside its
+        manifest (a project folder moved or copied whole) follows it."""
+        resolved = str(Path(manifest).resolve())
+        recorded = self.meta("manifest")
+        if recorded == resolved:
+            return
+        if recorded is not None and not default:
+            raise LedgerError(
+                f"{self.path}: the ledger of the manifest {recorded}, not of {resolved}. "
+                "Fix: pass --ledger PATH naming a ledger of its own for this manifest (or none, for the default "
+                "beside it)"
+            )
+        if not self.readonly:
+            self.set_meta("manifest", resolved)
 
     @staticmethod
     def _create_private(path: Path) -> None:
@@ -191,6 +269,9 @@ class Ledger:
     def _check_columns(self) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
         missing = set(RECORD_FIELDS) - have
+        if self.readonly:  # an older ledger read as it is: the columns added since read as NULL
+            missing -= set(_ADDED_COLUMNS)
+            self._select = ", ".join(f if f in have else f"NULL AS {f}" for f in RECORD_FIELDS)
         if missing:
             raise LedgerError(
                 f"{self.path}: ledger table lacks {sorted(missing)}; corrupt. Fix: move it aside and run with --adopt"
@@ -203,7 +284,7 @@ class Ledger:
 
     def records(self) -> dict[str, Record]:
         try:
-            rows = self._db.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM items ORDER BY rowid").fetchall()
+            rows = self._db.execute(f"SELECT {self._select} FROM items ORDER BY rowid").fetchall()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(
                 f"{self.path}: cannot read the ledger ({exc}). Fix: move it aside and run with --adopt"
@@ -227,9 +308,7 @@ class Ledger:
         try:
             self._db.executemany(_INSERT, rows)
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(
-                f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions"
-            ) from None
+            raise self._write_error(exc) from None
 
     def update(self, record: Record, **changes: object) -> Record:
         """Apply changes to the in-memory record and commit them; returns the record."""
@@ -255,7 +334,10 @@ class Ledger:
         if self._in_batch:
             yield
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise self._write_error(exc) from None
         self._in_batch = True
         try:
             yield
@@ -271,9 +353,12 @@ class Ledger:
         try:
             self._db.execute(sql, params)  # autocommit unless inside batch()
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(
-                f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions"
-            ) from None
+            raise self._write_error(exc) from None
+
+    def _write_error(self, exc: sqlite3.DatabaseError) -> LedgerError:
+        if self.readonly or self._is_readonly(exc):
+            return self._readonly_error()
+        return LedgerError(f"{self.path}: cannot write the ledger ({exc}). Fix: check disk space and permissions")
 
     # -- assets: uploaded once, by content hash ----------------------------------------------
 

@@ -83,6 +83,7 @@ _LEVELS: dict[Event, str] = {
     "changed_left_alone": "warning",
     "rename_failed": "warning",
     "consent_failed": "warning",
+    "consent_requested": "warning",  # a link a person must send: kept under -q, shown at once
     "polled": "debug",
     "item_submitting": "debug",
     "poll_failed": "info",
@@ -94,6 +95,10 @@ def log_reporter(logger: structlog.BoundLogger) -> Reporter:
 
     def report(event: Event, /, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
+        if event == "item_failed" and "fix" not in fields:
+            from .summary import advice_for
+
+            fields["fix"] = advice_for(fields.get("error_code"), fields.get("source"))
         if event == "request_failed" and fields.get("verdict") != "retry":
             level = "warning"
         else:

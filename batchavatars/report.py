@@ -108,7 +108,7 @@ def report_from_ledger(
     """`batchavatars report`: the ledger's records (no run figures), previews embedded if asked."""
     from .ledger import Ledger
 
-    book = Ledger(ledger_path, create=False)
+    book = Ledger(ledger_path, create=False, readonly=True)
     try:
         records = list(book.records().values())
     finally:

@@ -6,19 +6,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from rich.console import Console
+import click
 
 from .api import SANDBOX_KEY, arun
+from .commands.common import console, say
 from .credentials import api_key_from_env
-from .events import Snapshot
+from .events import Event, Snapshot
 from .exitcodes import ExitCode
 from .logs import configure, log_reporter
 from .scheduler import RunResult
-from .summary import outcome, render_records
+from .summary import outcome, plural, render_records
 
 if TYPE_CHECKING:
     from .progress import ProgressView
@@ -45,8 +47,22 @@ def run_command(
 
     loaded = load_manifest(manifest)
     api_key = SANDBOX_KEY if sandbox else api_key_from_env()
-    logger = configure(fmt=log_format, verbosity=-1 if quiet else verbose, secrets=[api_key])
-    show = sys.stderr.isatty() if progress is None else progress
+    as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    show = sys.stderr.isatty() and not as_json if progress is None else progress
+    # Above a live display only what needs a person (failures, consent links, warnings) unless -v.
+    verbosity = -1 if quiet or (show and verbose == 0) else verbose
+    logger = configure(fmt="json" if as_json else "console", verbosity=verbosity, secrets=[api_key])
+    consent_links: list[tuple[str, str]] = []
+    log = log_reporter(logger)
+
+    def on_event(event: Event, /, **fields: Any) -> None:
+        if event == "consent_requested" and fields.get("consent_url"):
+            consent_links.append((str(fields.get("key")), str(fields["consent_url"])))
+        log(event, **fields)
+
+    def on_response(method: str, route: str, status: int, ms: float, request_id: str | None) -> None:
+        logger.debug("request", method=method, route=route, status=status, ms=round(ms, 1), request_id=request_id)
+
     previews: dict[str, str] = {}
 
     async def keep_previews(result: RunResult) -> None:
@@ -57,6 +73,11 @@ def run_command(
 
             previews.update((await embed_previews_async(result.records, default_previews_dir(result.ledger))).uris)
 
+    def display(snapshot: Callable[[], Snapshot]) -> ProgressView:
+        from .progress import ProgressView
+
+        return ProgressView(snapshot, consent_links=consent_links)
+
     result = anyio.run(
         lambda: arun(
             loaded,
@@ -64,37 +85,50 @@ def run_command(
             api_key=api_key,
             sandbox=sandbox,
             ledger=ledger,
-            on_event=log_reporter(logger),
-            display=_progress if show else None,
+            on_event=on_event,
+            display=display if show else None,
             handle_signals=True,
             on_finish=keep_previews,
+            on_response=on_response if verbose > 0 else None,
             **settings,
         )
     )
     path = result.ledger or Path(ledger or "")
-    console = Console(stderr=False)
-    render_records(console, result.records, title=f"Run of {manifest}")
     credits = result.creations * credit_price
-    console.print(
-        f"{result.elapsed:.1f} s, {result.requests} requests ({result.rate_limited} answered 429), "
-        f"{result.creations} creations ≈ {credits:g} credits, {result.uploads} uploads. Ledger: {path}"
-    )
-    if result.stopped and result.stop_message:
-        console.print(f"stopped: {result.stop_message}")
-    if result.left_alone:
-        keys = ", ".join(result.left_alone)
-        replace = " ".join(f"--replace {key}" for key in result.left_alone)
-        console.print(f"changed and left alone: {keys}. To make them again: run {manifest} {replace}", soft_wrap=True)
     summary = summary_dict(result, path, credits)
+    summary["manifest"] = manifest
     if not no_report:
-        _write_report(console, path, result, manifest, summary, report_path, previews)
+        _write_report(path, result, manifest, summary, report_path, previews)
+    if as_json:
+        line = {"event": "run_summary", "level": "info", "timestamp": datetime.now(UTC).isoformat(), **summary}
+        click.echo(json.dumps(line))
+    else:
+        _print_summary(result, manifest, summary)
     if json_summary:
         Path(json_summary).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return result.exit_code
 
 
+def _print_summary(result: RunResult, manifest: str, summary: dict[str, Any]) -> None:
+    out = console()
+    render_records(out, result.records, title=f"Run of {manifest}")
+    out.print(
+        f"{result.elapsed:.1f} s, {plural(result.requests, 'request')} ({result.rate_limited} answered 429), "
+        f"{plural(result.creations, 'creation')} ≈ {summary['credits']:g} credits, "
+        f"{plural(result.uploads, 'upload')}. Ledger: {summary['ledger']}",
+        highlight=False,
+    )
+    if result.stopped and result.stop_message:
+        out.print(f"stopped: {result.stop_message}", highlight=False)
+    if result.left_alone:
+        keys = ", ".join(result.left_alone)
+        replace = " ".join(f"--replace {key}" for key in result.left_alone)
+        out.print(f"changed and left alone: {keys}. To make them again: run {manifest} {replace}", highlight=False)
+    if summary.get("report"):
+        out.print(f"Report: {summary['report']}", soft_wrap=True, highlight=False)
+
+
 def _write_report(
-    console: Console,
     ledger: Path,
     result: RunResult,
     manifest: str,
@@ -109,19 +143,13 @@ def _write_report(
     try:
         written = write_report(ledger, result.records, manifest, summary, report_path=report_path, previews=previews)
     except OSError as exc:
-        print(
+        say(
             f"warning: cannot write the report ({exc.strerror or exc}). Fix: pass --report FILE somewhere writable",
-            file=sys.stderr,
+            event="report_failed",
+            level="warning",
         )
         return
     summary["report"] = str(written)
-    console.print(f"Report: {written}", soft_wrap=True, highlight=False)
-
-
-def _progress(snapshot: Callable[[], Snapshot]) -> ProgressView:
-    from .progress import ProgressView
-
-    return ProgressView(snapshot)
 
 
 def summary_dict(result: RunResult, ledger: Path, credits: float) -> dict[str, Any]:
@@ -137,5 +165,9 @@ def summary_dict(result: RunResult, ledger: Path, credits: float) -> dict[str, A
         "uploads": result.uploads,
         "consent_requests": result.consent_requests,
         "left_alone": result.left_alone,
+        "left_alone_fix": ("run again with " + " ".join(f"--replace {k}" for k in result.left_alone))
+        if result.left_alone
+        else None,
+        "stop_message": result.stop_message if result.stopped else None,
         "ledger": str(ledger),
     }

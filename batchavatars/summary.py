@@ -56,12 +56,15 @@ def advice(record: Record) -> str:
     """The fix for a troubled record, with what the next run will do about it."""
     if record.status == Status.UNANSWERED:
         return UNANSWERED_FIX
-    fix = fix_for(record.error_code, record.error_param)
-    if (
-        record.status == Status.FAILED
-        and record.error_source == ErrorSource.HEYGEN
-        and record.error_code not in ACCOUNT_REFUSALS
-    ):
+    if record.status == Status.FAILED:
+        return advice_for(record.error_code, record.error_source, record.error_param)
+    return fix_for(record.error_code, record.error_param)
+
+
+def advice_for(code: str | None, source: str | None, param: str | None = None) -> str:
+    """The fix for a failure, from its code and who said so (also for the `item_failed` log line)."""
+    fix = fix_for(code, param)
+    if source == ErrorSource.HEYGEN and code not in ACCOUNT_REFUSALS:
         return f"{fix}; {NOT_AGAIN}" if fix else NOT_AGAIN
     return fix
 
@@ -101,6 +104,38 @@ def outcome(records: list[Record]) -> dict[str, object]:
     }
 
 
+def _blocked_under_roots(records: list[Record]) -> tuple[list[Record], dict[str, list[Record]]]:
+    """Troubled records to list, and the blocked ones gathered under the failed item they descend
+    from: a failed avatar with 40 template looks is one row, not 41."""
+    by_key = {r.key: r for r in records}
+    listed: list[Record] = []
+    under: dict[str, list[Record]] = {}
+    for rec in records:
+        if rec.status not in TROUBLED:
+            continue
+        root = rec
+        seen = {rec.key}
+        while root.status == Status.BLOCKED and root.parent in by_key and root.parent not in seen:
+            root = by_key[root.parent]
+            seen.add(root.key)
+        if rec is not root and root.status in (Status.FAILED, Status.UNANSWERED):
+            under.setdefault(root.key, []).append(rec)
+        else:
+            listed.append(rec)
+    return listed, under
+
+
+def _blocked_line(root: str, blocked: list[Record]) -> str:
+    kinds = {r.kind for r in blocked}
+    noun = "look" if kinds == {"look"} else "avatar" if kinds == {"avatar"} else "item"
+    return f"…and {plural(len(blocked), noun)} blocked by `{root}`"
+
+
+def plural(n: int, word: str) -> str:
+    """`1 upload`, `2 uploads`."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def render_records(console: Console, records: list[Record], *, title: str) -> None:
     counts = counts_of(records)
     # Headings as lines, not table titles: a title wraps to the width of a narrow table.
@@ -110,17 +145,19 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
     table.add_column("items", justify="right")
     for status in STATUSES:
         if counts.get(status):
-            table.add_row(status, str(counts[status]))
-    table.add_row("total", str(len(records)))
+            table.add_row(status, f"{counts[status]:,}")
+    table.add_row("total", f"{len(records):,}")
     console.print(table)
-    troubled = [r for r in records if r.status in TROUBLED]
-    if troubled:
+    listed, under = _blocked_under_roots(records)
+    if listed:
         console.print("Failed, blocked and unanswered", style="bold")
         failed = Table(show_header=True, header_style="bold")
         for col in ("key", "status", "error", "fix"):
             failed.add_column(col, overflow="fold")
-        for rec in troubled:
+        for rec in listed:
             failed.add_row(rec.key, rec.status, _error_text(rec), advice(rec))
+            if rec.key in under:
+                failed.add_row("", "", _blocked_line(rec.key, under[rec.key]), "")
         console.print(failed)
     waiting = [r for r in records if r.status == "awaiting_consent"]
     if waiting:

@@ -75,7 +75,10 @@ def test_a_changed_prompt_is_left_alone_then_replaced_with_its_look_and_the_old_
 
         plain = run_cli(["run", manifest, *url, "--json-summary", str(tmp_path / "s.json")], ENV)
         assert plain.returncode == 0 and posts(sb) == 5  # nothing created
-        assert "a2" in plain.stdout and "--replace a2" in plain.stdout  # says what it left alone, and how
+        summary = json.loads(plain.stdout.splitlines()[-1])  # off a terminal: the run_summary event
+        assert summary["left_alone"] == ["a2"] and "--replace a2" in summary["left_alone_fix"]
+        warning = [json.loads(line) for line in plain.stderr.splitlines() if "changed_left_alone" in line]
+        assert warning and warning[0]["level"] == "warning" and warning[0]["keys"] == ["a2"]
         assert json.loads((tmp_path / "s.json").read_text())["left_alone"] == ["a2"]
 
         plan = run_cli(["plan", manifest, "--json", "--replace", "a2"], ENV)

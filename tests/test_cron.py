@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 import yaml
 
+from batchavatars.ledger import Ledger
 from batchavatars.sandbox import SandboxConfig, serve
 
 CRON = Path(__file__).parent.parent / "examples" / "cron"
@@ -52,9 +57,56 @@ def test_nightly_treats_work_left_waiting_as_fine_and_finishes_the_next_night(tm
         second = nightly(tmp_path, sb.url, wait="60")
         assert second.returncode == 0 and "every avatar ready" in second.stderr
         assert (tmp_path / "state" / "team.ledger.db").exists()  # the ledger lives in the state volume
-        # off a terminal, stderr carries only JSON log lines besides the script's own last word
-        log_lines = second.stderr.strip().splitlines()[:-1]
-        assert log_lines and all(json.loads(line)["event"] for line in log_lines)
+        # off a terminal, every line on both streams is one JSON object, the script's own included
+        for run in (first, second):
+            lines = (run.stdout + run.stderr).strip().splitlines()
+            events = [json.loads(line)["event"] for line in lines]
+            assert "run_summary" in events and events.count("nightly") == 1
+
+
+def test_nightly_passes_sigterm_to_the_run_and_leaves_nothing_behind(tmp_path):
+    """A stopped pod or `timeout` signals the script: the run must stop with it (exit 130), not be
+    orphaned holding the ledger's lock; and everything said on the way out is JSON."""
+    manifest = tmp_path / "team.yaml"
+    manifest.write_text(MANIFEST)
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {
+        **os.environ,
+        "HEYGEN_API_KEY": "k",
+        "WAIT_TIMEOUT": "600",
+        "BATCHAVATARS_STATE": str(state),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    with serve(SandboxConfig(training_seconds=0.05, consent_approval_seconds=None, rate_limit=None)) as sb:
+        env["HEYGEN_BASE_URL"] = sb.url
+        script = subprocess.Popen(
+            [str(CRON / "nightly.sh"), str(manifest)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(ln) for ln in script.stdout], daemon=True)
+        reader.start()
+        seen = []
+        while not any('"consent_requested"' in ln for ln in seen):  # the run is waiting on consent now
+            seen.append(lines.get(timeout=60))
+        holder = json.loads((state / "team.ledger.db.lock").read_text())
+        script.send_signal(signal.SIGTERM)  # to the script only, as `timeout` or the kubelet does
+        assert script.wait(timeout=60) == 130
+        reader.join(timeout=10)
+    while not lines.empty():
+        seen.append(lines.get())
+    with pytest.raises(ProcessLookupError):
+        os.kill(holder["pid"], 0)  # the run itself is gone, not orphaned
+    book = Ledger(state / "team.ledger.db")
+    with book.exclusive():  # and its lock is free: the next run can take the ledger
+        assert book.records()["sam"].status == "awaiting_consent"
+    book.close()
+    events = [json.loads(line)["event"] for line in seen]
+    assert events[-1] == "nightly" and "run_summary" in events
 
 
 def test_nightly_reports_failures_with_exit_1(tmp_path):
@@ -75,6 +127,8 @@ def test_cronjob_keeps_the_ledger_on_a_persistent_volume_and_runs_one_at_a_time(
     assert "persistentVolumeClaim" in volume
     assert "secretKeyRef" in env["HEYGEN_API_KEY"]["valueFrom"]  # the key is never in the manifest or args
     assert container["command"][0].endswith("nightly.sh")
+    # time for requests in flight to finish after SIGTERM: a creation may take 120 s to answer
+    assert pod["terminationGracePeriodSeconds"] >= 120
 
 
 def test_crontab_line_schedules_the_nightly_script():

@@ -231,7 +231,7 @@ def test_the_report_command_prints_the_path_and_fails_plainly(tmp_path):
     assert missing.exit_code == 2 and "no ledger here yet" in missing.output and "Traceback" not in missing.output
     (tmp_path / "file").write_text("x")
     blocked = CliRunner().invoke(main, ["report", str(tmp_path / "team.yaml"), "-o", str(tmp_path / "file" / "r.html")])
-    assert blocked.exit_code == 2 and "cannot write the report" in blocked.output
+    assert blocked.exit_code == 2 and "-o/--output" in blocked.output and "is not a folder" in blocked.output
     assert "Example:" in CliRunner().invoke(main, ["report", "--help"]).output
 
 
@@ -257,6 +257,7 @@ def test_a_run_writes_its_report_unless_told_not_to(tmp_path):
         (tmp_path / "file").write_text("x")
         third = [*cmd, "--report", str(tmp_path / "file" / "r.html")]
         unwritable = subprocess.run(third, capture_output=True, text=True, env=env, timeout=120)
-        assert unwritable.returncode == 0  # the run's own exit code stands
-        assert "warning: cannot write the report" in unwritable.stderr and "Traceback" not in unwritable.stderr
+        # a report path that cannot be written is found before the run, not after it
+        assert unwritable.returncode == 2 and "--report" in unwritable.stderr and "is not a folder" in unwritable.stderr
+        assert "Traceback" not in unwritable.stderr
     assert "<code class=k>ava</code>" in chosen.read_text()

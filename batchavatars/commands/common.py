@@ -1,0 +1,183 @@
+"""What every command shares: turning errors into one line and an exit code, finding the ledger,
+checking output paths before any work, and consoles that never wrap or choke off a terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import click
+from rich.console import Console
+
+from ..errors import BatchAvatarsError, UsageError
+from ..exitcodes import ExitCode
+from ..ledger import Ledger, default_ledger_path
+from ..records import Record
+
+if TYPE_CHECKING:
+    from ..manifest.load import Manifest
+
+# Set by `run` when its logs are JSON lines: then its last words (an error, an interrupt) are too.
+_json_lines = {"on": False}
+# Off a terminal nothing is wrapped: a key, a path or a link stays whole on its line.
+NO_WRAP_WIDTH = 10_000
+
+
+def json_lines(on: bool) -> None:
+    """Set by `run` for its own invocation; every command starts with it off (main's callback)."""
+    _json_lines["on"] = on
+
+
+def say(message: str, *, event: str = "error", level: str = "error", **fields: Any) -> None:
+    """One line on stderr: plain text, or one JSON object when the run logs JSON."""
+    if _json_lines["on"]:
+        line = {"event": event, "level": level, "timestamp": datetime.now(UTC).isoformat(), "message": message}
+        click.echo(json.dumps({**line, **fields}), err=True)
+    else:
+        click.echo(message, err=True)
+
+
+def fail(error: BatchAvatarsError) -> None:
+    say(f"error: {error}", exit_code=int(error.exit_code))
+    sys.exit(int(error.exit_code))
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader went away (`batchavatars export | head -1`): stop at once and quietly, as git
+    does; point stdout at /dev/null so the interpreter's last flush cannot complain either."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(int(ExitCode.BROKEN_PIPE))
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    except BatchAvatarsError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        say("interrupted", event="interrupted", level="warning", exit_code=int(ExitCode.INTERRUPTED))
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception as exc:  # a bug of ours: one line, not a traceback; the ledger is committed as it stands
+        if os.environ.get("BATCHAVATARS_DEBUG"):
+            raise
+        say(
+            f"internal error: {type(exc).__name__}: {exc}. The ledger is consistent; please report this "
+            "(BATCHAVATARS_DEBUG=1 shows the traceback)",
+            exit_code=int(ExitCode.ITEMS_FAILED),
+        )
+        sys.exit(int(ExitCode.ITEMS_FAILED))
+
+
+def tolerant_streams() -> None:
+    """A terminal or pipe that cannot show a character (PYTHONIOENCODING=ascii, a C locale) gets a
+    `?` for it instead of an exception: a name with an accent must not cost the summary."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="replace")
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        _quiet_broken_pipe()  # rich's own exits 1, which reads as "some items failed"
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console that wraps nothing off a terminal (soft-wrapped lines, tables as wide as
+    their content), so keys, paths and links are never broken mid-word in a log or a pipe."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return _Console(stderr=stderr)
+    return _Console(stderr=stderr, soft_wrap=True, width=NO_WRAP_WIDTH)
+
+
+def check_output(option: str, path: str | None, *, makes_folders: bool = False) -> None:
+    """An output file is checked before any work: finding a typo after a two-hour run is too late.
+    `makes_folders`: the writer creates missing folders (the report does), so only the nearest
+    existing one must be a writable folder."""
+    if not path:
+        return
+    target = Path(path)
+    folder = target.parent
+    if makes_folders:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+    if target.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"its folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder"
+    elif not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        problem = "is not writable"
+    else:
+        return
+    raise UsageError(f"{option} {path}: {problem}. Fix: name a file in a folder that exists and you can write to")
+
+
+def ledger_path(manifest: Path | None, ledger: str | None, sandbox: bool = False) -> Path:
+    chosen = ledger or os.environ.get("BATCHAVATARS_LEDGER")
+    if chosen:
+        return Path(chosen)
+    if manifest is None:
+        raise UsageError("which ledger? Fix: name the MANIFEST, or pass --ledger PATH (or set BATCHAVATARS_LEDGER)")
+    return default_ledger_path(manifest.resolve(), sandbox=sandbox)
+
+
+def read_ledger(manifest: str | None, ledger: str | None, sandbox: bool = False) -> tuple[Path, list[Record]]:
+    """The records of an existing ledger, for the commands that only read it (opened read-only)."""
+    path = ledger_path(Path(manifest) if manifest else None, ledger, sandbox)
+    if not sandbox and not path.exists() and manifest and not ledger:
+        trial = ledger_path(Path(manifest), None, sandbox=True)
+        if trial.exists():
+            raise UsageError(
+                f"{path}: no ledger here yet, only the sandbox trial's. Fix: add --sandbox to read {trial}"
+            )
+    book = Ledger(path, create=False, readonly=True)
+    try:
+        return path, list(book.records().values())
+    finally:
+        book.close()
+
+
+def check_base_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(
+            f"base URL {url!r} is not an http(s) URL. Fix: pass --base-url https://api.heygen.com "
+            "(or set HEYGEN_BASE_URL)"
+        )
+    return url
+
+
+def load(manifest: str) -> Manifest:
+    from ..manifest import load_manifest
+
+    return load_manifest(manifest)
+
+
+ledger_option = click.option(
+    "--ledger",
+    metavar="PATH",
+    help="Ledger file (default: <manifest>.ledger.db beside the manifest; env BATCHAVATARS_LEDGER).",
+)
+only_option = click.option(
+    "--only", multiple=True, metavar="KEY_OR_GLOB", help="Only these items (and the parents they need). Repeatable."
+)
+sandbox_ledger_option = click.option(
+    "--sandbox", is_flag=True, help="The ledger of `run --sandbox` trials (<manifest>.sandbox.ledger.db)."
+)
+OUT_FILE = click.Path(dir_okay=False)
+exclude_option = click.option("--exclude", multiple=True, metavar="KEY_OR_GLOB", help="Leave these out. Repeatable.")

@@ -1,0 +1,242 @@
+"""The commands that only read the ledger: plan, status, export, report. Each opens it read-only,
+so they work on a ledger in a read-only folder and can never change one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from ..ledger import Ledger, default_ledger_path
+from ..records import Record
+from .common import (
+    OUT_FILE,
+    check_output,
+    console,
+    exclude_option,
+    ledger_option,
+    load,
+    only_option,
+    read_ledger,
+    sandbox_ledger_option,
+    say,
+    user_errors,
+)
+from .common import ledger_path as find_ledger
+
+if TYPE_CHECKING:
+    from ..plan import Plan
+
+# Above this many items, or off a terminal, the plan is plain lines: a rich table of 100,000 rows
+# takes over a minute and half a gigabyte to lay out.
+TABLE_LIMIT = 1000
+
+
+def plan_records(manifest: Path, path: Path, sandbox: bool) -> dict[str, Record]:
+    """The ledger's records for a plan (none yet: empty), refusing a ledger of another manifest."""
+    if not path.exists():
+        return {}
+    book = Ledger(path, create=False, readonly=True)
+    try:
+        book.bind_manifest(manifest, default=path == default_ledger_path(manifest.resolve(), sandbox=sandbox))
+        return book.records()
+    finally:
+        book.close()
+
+
+def _plan_rows(the_plan: Plan) -> list[dict[str, object]]:
+    return [
+        {
+            "key": s.spec.key,
+            "kind": s.spec.kind,
+            "type": s.spec.type,
+            "name": s.spec.name,
+            "parent": s.spec.parent,
+            "action": s.action,
+            "reason": s.reason,
+            "status": s.status,
+        }
+        for s in the_plan.steps.values()
+    ]
+
+
+def _plan_lines(the_plan: Plan, heading: str) -> None:
+    out = sys.stdout
+    out.write(heading + "\n")
+    block: list[str] = []
+    for step in the_plan.steps.values():
+        spec = step.spec
+        parent = spec.parent or spec.avatar_id
+        of = f" of {parent}" if parent else ""
+        block.append(f"{step.action:<7} {spec.key} ({spec.kind}{of}): {step.reason}\n")
+        if len(block) >= 4096:
+            out.write("".join(block))
+            block.clear()
+    out.write("".join(block))
+
+
+def _plan_table(the_plan: Plan, heading: str) -> None:
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for col in ("key", "kind", "parent", "action", "reason"):
+        table.add_column(col, overflow="fold")
+    for step in the_plan.steps.values():
+        table.add_row(
+            step.spec.key, step.spec.kind, step.spec.parent or step.spec.avatar_id or "", step.action, step.reason
+        )
+    shown = console()
+    shown.print(heading, highlight=False)
+    shown.print(table)
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@ledger_option
+@only_option
+@exclude_option
+@click.option(
+    "--replace",
+    "--recreate",
+    "recreate",
+    multiple=True,
+    metavar="KEY_OR_GLOB",
+    help="Plan these (and what was made from them) to be made again.",
+)
+@click.option("--retry-failed", is_flag=True, help="Plan definitive failures to be sent again.")
+@sandbox_ledger_option
+@click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
+def plan(
+    manifest: str,
+    ledger: str | None,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    recreate: tuple[str, ...],
+    retry_failed: bool,
+    sandbox: bool,
+    as_json: bool,
+) -> None:
+    """What `run` would do against the ledger (create / skip / poll / retry / changed). No API calls.
+    Counts by action first, then one line per item (a table on a terminal for up to 1,000 items).
+
+    \b
+    Example:  batchavatars plan manifests/example.yaml --json
+    """
+    from ..plan import build_plan
+
+    with user_errors():
+        loaded = load(manifest)
+        path = find_ledger(loaded.path, ledger, sandbox)
+        records = plan_records(loaded.path, path, sandbox)
+        the_plan = build_plan(
+            loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude), retry_failed=retry_failed
+        )
+        counts = the_plan.counts()
+        if as_json:
+            document = {"items": _plan_rows(the_plan), "counts": counts, "notes": the_plan.notes, "ledger": str(path)}
+            click.echo(json.dumps(document, indent=2))
+            return
+        summary = ", ".join(f"{n:,} {action}" for action, n in sorted(counts.items())) or "nothing to do"
+        heading = f"Plan for {manifest} (ledger {path}): {summary}"
+        if len(the_plan.steps) <= TABLE_LIMIT and sys.stdout.isatty():
+            _plan_table(the_plan, heading)
+        else:
+            _plan_lines(the_plan, heading)
+        for note in [*loaded.notes, *the_plan.notes]:
+            click.echo(f"note: {note}")
+
+
+@click.command()
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False))
+@ledger_option
+@sandbox_ledger_option
+@click.option("--json", "as_json", is_flag=True, help="Counts and failed items as JSON.")
+def status(manifest: str | None, ledger: str | None, sandbox: bool, as_json: bool) -> None:
+    """Counts by status, failed items with their error and fix, consent links waiting.
+
+    \b
+    Example:  batchavatars status manifests/example.yaml
+    """
+    from ..summary import outcome, render_records
+
+    with user_errors():
+        path, records = read_ledger(manifest, ledger, sandbox)
+        if as_json:
+            click.echo(json.dumps({"ledger": str(path), **outcome(records)}, indent=2))
+            return
+        render_records(console(), records, title=f"Ledger {path}")
+
+
+@click.command()
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False))
+@ledger_option
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True)
+@click.option("-o", "--output", type=OUT_FILE, help="File to write (default stdout).")
+@sandbox_ledger_option
+@click.option("--history", is_flag=True, help="What existed: the looks of replaced and pruned items, when, why.")
+def export(
+    manifest: str | None, ledger: str | None, fmt: str, output: str | None, sandbox: bool, history: bool
+) -> None:
+    """The ledger's records (look_id, group_id, status, consent_url, ...) for the tools downstream.
+
+    \b
+    Example:  batchavatars export manifests/example.yaml --format csv -o avatars.csv
+    """
+    from .. import export as exporter
+
+    with user_errors():
+        check_output("-o/--output", output)
+        path, records = read_ledger(manifest, ledger, sandbox)
+        rows = _history(path) if history else []
+
+        def write(out: TextIO) -> int:
+            return exporter.write_history(rows, fmt, out) if history else exporter.write(records, fmt, out)
+
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as out:
+                n = write(out)
+            say(f"wrote {n} records to {output}")
+        else:
+            write(sys.stdout)
+
+
+def _history(path: Path) -> list[dict[str, object]]:
+    book = Ledger(path, create=False, readonly=True)
+    try:
+        return book.history()
+    finally:
+        book.close()
+
+
+@click.command()
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False))
+@ledger_option
+@click.option(
+    "-o", "--output", type=OUT_FILE, metavar="FILE", help="Default: <manifest>.report.html beside the ledger."
+)
+@click.option(
+    "--embed-previews",
+    is_flag=True,
+    help="Fetch each preview once (cached in <manifest>.previews/ beside the ledger) and put it in the file, "
+    "so the report shows the pictures offline.",
+)
+@sandbox_ledger_option
+def report(manifest: str | None, ledger: str | None, output: str | None, embed_previews: bool, sandbox: bool) -> None:
+    """An HTML report of the ledger: consent links and failures first, then every character with its looks.
+    Prints the path of the file written.
+
+    \b
+    Example:  batchavatars report manifests/example.yaml --embed-previews
+    """
+    from ..report import report_from_ledger
+
+    with user_errors():
+        check_output("-o/--output", output, makes_folders=True)
+        path = find_ledger(Path(manifest) if manifest else None, ledger, sandbox)
+        written, found = report_from_ledger(path, manifest or str(path), output, embed_previews=embed_previews)
+        if found is not None:
+            say(found.describe())
+        click.echo(str(written))

@@ -1,0 +1,54 @@
+"""`batchavatars prune`: the looks of items no longer in the manifest, listed, then deleted with --yes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..client import DEFAULT_BASE_URL
+from ..exitcodes import ExitCode
+from .common import check_base_url, ledger_option, user_errors
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@ledger_option
+@click.option("--sandbox", is_flag=True, help="Prune the sandbox trial's ledger against the built-in simulator.")
+@click.option("--base-url", envvar="HEYGEN_BASE_URL", metavar="URL", help="API base URL (env HEYGEN_BASE_URL).")
+@click.option("--yes", is_flag=True, help="Delete them (without it, only list what would be deleted).")
+@click.option("--include-adopted", is_flag=True, help="Also delete looks adopted from the account.")
+def prune(
+    manifest: str, ledger: str | None, sandbox: bool, base_url: str | None, yes: bool, include_adopted: bool
+) -> None:
+    """Delete the looks of items no longer in MANIFEST (only those this ledger made), and forget them.
+
+    \b
+    Example:
+      batchavatars prune team.yaml          # lists what it would delete
+      batchavatars prune team.yaml --yes    # deletes it
+    """
+    import anyio
+
+    from ..prune import aprune
+
+    with user_errors():
+        url = None if sandbox else check_base_url(base_url or DEFAULT_BASE_URL)
+        found = anyio.run(
+            lambda: aprune(
+                manifest, yes=yes, include_adopted=include_adopted, ledger=ledger, sandbox=sandbox, base_url=url
+            )
+        )
+        for rec in found.kept:
+            click.echo(f"kept {rec.key} ({rec.look_id}): adopted from the account; --include-adopted to delete it")
+        if not found.candidates:
+            click.echo("nothing to prune")
+            return
+        for rec in found.candidates:
+            verb = "deleted" if rec.key in found.deleted else ("failed" if rec.key in found.failed else "would delete")
+            why = f": {found.failed[rec.key]}" if rec.key in found.failed else ""
+            click.echo(f"{verb} {rec.key} ({rec.name}, look {rec.look_id or '-'}){why}")
+        if not yes:
+            click.echo(f"{len(found.candidates)} to prune. Run again with --yes to delete them")
+        elif found.failed:
+            sys.exit(int(ExitCode.ITEMS_FAILED))
