@@ -15,7 +15,7 @@ from ..exitcodes import ExitCode
 from ..plan import build_plan
 from ..preflight import Account, amount, creations, fetch_account
 from ..summary import plural
-from .common import check_base_url, exclude_option, ledger_option, load, only_option, user_errors
+from .common import base_url_option, check_base_url, exclude_option, ledger_option, load, only_option, user_errors
 from .common import ledger_path as find_ledger
 from .ledger_cmds import plan_records
 
@@ -26,12 +26,7 @@ from .ledger_cmds import plan_records
 @only_option
 @exclude_option
 @click.option("--sandbox", is_flag=True, help="Check against the built-in HeyGen simulator (no account needed).")
-@click.option(
-    "--base-url",
-    envvar="HEYGEN_BASE_URL",
-    metavar="URL",
-    help="API base URL (env HEYGEN_BASE_URL; default https://api.heygen.com).",
-)
+@base_url_option
 @click.option(
     "--credit-price",
     type=click.FloatRange(0),

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,3 +181,14 @@ sandbox_ledger_option = click.option(
 )
 OUT_FILE = click.Path(dir_okay=False)
 exclude_option = click.option("--exclude", multiple=True, metavar="KEY_OR_GLOB", help="Leave these out. Repeatable.")
+base_url_option = click.option(
+    "--base-url",
+    envvar="HEYGEN_BASE_URL",
+    metavar="URL",
+    help="API base URL (env HEYGEN_BASE_URL; default https://api.heygen.com).",
+)
+
+
+def replace_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--replace KEY_OR_GLOB, repeatable; --recreate stays as its alias."""
+    return click.option("--replace", "--recreate", "recreate", multiple=True, metavar="KEY_OR_GLOB", help=help)

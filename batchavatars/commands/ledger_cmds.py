@@ -21,6 +21,7 @@ from .common import (
     load,
     only_option,
     read_ledger,
+    replace_option,
     sandbox_ledger_option,
     say,
     user_errors,
@@ -98,14 +99,7 @@ def _plan_table(the_plan: Plan, heading: str) -> None:
 @ledger_option
 @only_option
 @exclude_option
-@click.option(
-    "--replace",
-    "--recreate",
-    "recreate",
-    multiple=True,
-    metavar="KEY_OR_GLOB",
-    help="Plan these (and what was made from them) to be made again.",
-)
+@replace_option("Plan these (and what was made from them) to be made again.")
 @click.option("--retry-failed", is_flag=True, help="Plan definitive failures to be sent again.")
 @sandbox_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")

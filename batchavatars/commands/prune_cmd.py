@@ -8,14 +8,14 @@ import click
 
 from ..client import DEFAULT_BASE_URL
 from ..exitcodes import ExitCode
-from .common import check_base_url, ledger_option, user_errors
+from .common import base_url_option, check_base_url, ledger_option, user_errors
 
 
 @click.command()
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @ledger_option
 @click.option("--sandbox", is_flag=True, help="Prune the sandbox trial's ledger against the built-in simulator.")
-@click.option("--base-url", envvar="HEYGEN_BASE_URL", metavar="URL", help="API base URL (env HEYGEN_BASE_URL).")
+@base_url_option
 @click.option("--yes", is_flag=True, help="Delete them (without it, only list what would be deleted).")
 @click.option("--include-adopted", is_flag=True, help="Also delete looks adopted from the account.")
 def prune(

@@ -10,12 +10,14 @@ import click
 from ..client import DEFAULT_BASE_URL
 from .common import (
     OUT_FILE,
+    base_url_option,
     check_base_url,
     check_output,
     exclude_option,
     json_lines,
     ledger_option,
     only_option,
+    replace_option,
     user_errors,
 )
 
@@ -24,12 +26,7 @@ from .common import (
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @ledger_option
 @click.option("--sandbox", is_flag=True, help="Run against the built-in HeyGen simulator (no account needed).")
-@click.option(
-    "--base-url",
-    envvar="HEYGEN_BASE_URL",
-    metavar="URL",
-    help="API base URL (env HEYGEN_BASE_URL; default https://api.heygen.com).",
-)
+@base_url_option
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests in flight.")
 @click.option(
     "--rate",
@@ -61,14 +58,9 @@ from .common import (
 @click.option(
     "--no-wait", is_flag=True, help="Return as soon as everything that can be sent is sent (exit 4 if work is left)."
 )
-@click.option(
-    "--replace",
-    "--recreate",
-    "recreate",
-    multiple=True,
-    metavar="KEY_OR_GLOB",
-    help="Make these again although they exist (changed items are otherwise left alone), and what was made "
-    "from them. Repeatable; globs.",
+@replace_option(
+    "Make these again although they exist (changed items are otherwise left alone), and what was made "
+    "from them. Repeatable; globs."
 )
 @click.option(
     "--delete-replaced", is_flag=True, help="Delete the old looks of replaced items once their replacements succeeded."
