@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from batchavatars.ledger import Ledger
 from batchavatars.sandbox import SandboxConfig, serve
 
@@ -23,6 +25,7 @@ def run(manifest, url, *extra):
     )
 
 
+@pytest.mark.slow
 def test_deleting_the_ledger_and_running_with_adopt_recreates_nothing(tmp_path):
     manifest = tmp_path / "team.yaml"
     manifest.write_text(roster_yaml(30))  # avatars of all types, looks, looks of looks, 68 items
@@ -39,6 +42,7 @@ def test_deleting_the_ledger_and_running_with_adopt_recreates_nothing(tmp_path):
     assert after == before
 
 
+@pytest.mark.slow
 def test_ambiguous_matches_are_reported_and_not_adopted(tmp_path):
     manifest = tmp_path / "twice.yaml"
     manifest.write_text(

@@ -69,6 +69,7 @@ def test_the_public_names_all_resolve():
         _ = batchavatars.nosuch  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_the_demo_manifest_runs_through_the_api(tmp_path):
     shutil.copytree(ROOT / "manifests", tmp_path / "m", ignore=shutil.ignore_patterns("*.ledger.*"))
     result = batchavatars.run(tmp_path / "m" / "example.yaml", sandbox=True, rate=0)

@@ -62,6 +62,7 @@ def posts_after(stats: dict) -> int:
     return stats["requests"].get("POST /v3/avatars", 0)
 
 
+@pytest.mark.slow
 def test_a_changed_prompt_is_left_alone_then_replaced_with_its_look_and_the_old_ones_deleted(tmp_path):
     manifest = write(tmp_path)
     with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
@@ -102,6 +103,7 @@ def test_a_changed_prompt_is_left_alone_then_replaced_with_its_look_and_the_old_
     assert all(r["deleted_at"] for r in rows)
 
 
+@pytest.mark.slow
 def test_an_item_removed_from_the_manifest_is_pruned_only_when_asked(tmp_path):
     manifest = write(tmp_path, extra="  - {key: b1-office, avatar: b1, name: Ben office, prompt: Office}\n")
     with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:

@@ -27,6 +27,7 @@ def tiny_rows() -> list[dict]:
     return [run_one("tiny", runner, timeout=60) for runner in ("batchavatars", "gather", "bucket")]
 
 
+@pytest.mark.slow
 def test_each_runner_creates_every_item_and_reports_every_figure(tiny_rows):
     for row in tiny_rows:
         assert "error" not in row, row
@@ -49,6 +50,7 @@ def test_each_runner_creates_every_item_and_reports_every_figure(tiny_rows):
     assert set(ours["stages"]) == {"plan", "run"}
 
 
+@pytest.mark.slow
 def test_the_table_has_a_row_per_run_and_the_baseline_ratio(tiny_rows):
     lines = timing_table(tiny_rows)
     assert len(lines) == 2 + len(tiny_rows)

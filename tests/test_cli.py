@@ -116,6 +116,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path | None = None) -> su
     )
 
 
+@pytest.mark.slow
 def test_run_status_export_against_a_server_and_the_key_never_leaks(tmp_path):
     manifest = write(tmp_path, GOOD)
     with serve(SandboxConfig(api_key=SECRET, training_seconds=0.05, rate_limit=None)) as sb:

@@ -46,6 +46,7 @@ def nightly(tmp_path: Path, url: str, wait: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_nightly_treats_work_left_waiting_as_fine_and_finishes_the_next_night(tmp_path):
     with serve(SandboxConfig(training_seconds=0.05, consent_approval_seconds=None, rate_limit=None)) as sb:
         first = nightly(tmp_path, sb.url, wait="0.5")
@@ -109,6 +110,7 @@ def test_nightly_passes_sigterm_to_the_run_and_leaves_nothing_behind(tmp_path):
     assert events[-1] == "nightly" and "run_summary" in events
 
 
+@pytest.mark.slow
 def test_nightly_reports_failures_with_exit_1(tmp_path):
     with serve(SandboxConfig(training_seconds=0.05, training_failure_rate=1.0, rate_limit=None)) as sb:
         result = nightly(tmp_path, sb.url, wait="30")

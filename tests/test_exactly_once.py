@@ -41,6 +41,7 @@ def posts(sb) -> int:
     return sb.stats()["requests"].get("POST /v3/avatars", 0)
 
 
+@pytest.mark.slow
 async def test_retries_that_run_out_resume_with_the_same_key_until_done_without_duplicates(tmp_path):
     manifest = write(tmp_path, roster(10))
     faults = SandboxConfig(training_seconds=0.05, rate_limit=None, seed=7, fault_5xx=0.5, fault_lost_response=0.33)
@@ -88,6 +89,7 @@ async def test_keys_not_found_on_the_account_after_the_window_are_sent_again_und
     assert after["p0"].idempotency_key != keys["p0"] and after["p0"].generation == 1
 
 
+@pytest.mark.slow
 def test_a_sandbox_trial_keeps_its_own_ledger_and_a_ledger_keeps_its_api(tmp_path):
     manifest = str(write(tmp_path, roster(2)))
     trial = run_cli(["run", manifest, "--sandbox", "--rate", "0", "--wait-timeout", "30"], {})
@@ -106,6 +108,7 @@ def test_a_sandbox_trial_keeps_its_own_ledger_and_a_ledger_keeps_its_api(tmp_pat
     assert status.returncode == 0 and '"succeeded": 4' in status.stdout
 
 
+@pytest.mark.slow
 async def test_a_fixed_parent_with_a_fresh_ledger_gets_its_looks_in_its_own_group(tmp_path):
     manifest = write(tmp_path, roster(3, photo="https://cdn.example.com/old-{i}.jpg"))
     with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
@@ -138,6 +141,7 @@ async def test_a_definitive_failure_is_not_billed_again_unless_asked(tmp_path):
         assert posts(sb) == 4  # once more, as asked
 
 
+@pytest.mark.slow
 def test_no_wait_runs_a_while_apart_finish_what_trains_between_them(tmp_path):
     manifest = str(write(tmp_path, roster(3)))
     env = {"HEYGEN_API_KEY": "k"}
@@ -208,6 +212,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_an_unreachable_api_is_one_line_not_a_failure_per_item(tmp_path):
     manifest = str(write(tmp_path, roster(20)))  # 40 items
     proc = run_cli(
@@ -221,6 +226,7 @@ def test_an_unreachable_api_is_one_line_not_a_failure_per_item(tmp_path):
     assert not [r for r in records.values() if r.status in ("failed", "creating", "unanswered")]
 
 
+@pytest.mark.slow
 def test_a_base_url_answering_404_everywhere_is_named_not_blamed_on_the_manifest(tmp_path):
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

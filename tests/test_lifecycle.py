@@ -58,6 +58,7 @@ def cli(*args: str, url: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_files_consent_and_training_across_two_runs(tmp_path):
     manifest = lifecycle_manifest(tmp_path)
     cfg = SandboxConfig(training_seconds=0.1, consent_approval_seconds=None, rate_limit=None)
@@ -88,6 +89,7 @@ def test_files_consent_and_training_across_two_runs(tmp_path):
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_polling_hundreds_of_training_items_costs_a_fraction_of_one_get_per_look(tmp_path):
     items = [avatar(f"a{i}", name=f"Presenter {i}") for i in range(300)]
     events: list = []

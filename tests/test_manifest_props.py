@@ -120,6 +120,7 @@ def load_or_problems(path: Path) -> Any:
 
 @SETTINGS
 @given(doc=manifests(), unicode=st.booleans())
+@pytest.mark.slow
 def test_valid_manifests_load_and_keep_their_keys(workdir: Path, doc: dict[str, Any], unicode: bool) -> None:
     text = dump(doc, unicode)
     path = workdir / "valid.yaml"
@@ -194,6 +195,7 @@ def _containers(node: Any, out: list[Any]) -> list[Any]:
 
 @SETTINGS
 @given(doc=manifests(), data=st.data())
+@pytest.mark.slow
 def test_mutated_manifests_load_or_say_where(workdir: Path, doc: dict[str, Any], data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 4))):
         target = data.draw(st.sampled_from(_containers(doc, [])))

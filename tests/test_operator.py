@@ -69,6 +69,7 @@ def test_a_non_ascii_key_is_named_as_such(tmp_path, source):
 # -- encodings and pipes --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_ascii_only_stdout_still_gets_the_summary_with_accented_names(tmp_path):
     manifest = write(tmp_path, TWIN)
     with serve(fast_sandbox(consent_approval_seconds=None)) as sb:
@@ -227,6 +228,7 @@ def test_a_run_on_a_read_only_ledger_says_read_only_never_corrupt(read_only_proj
     assert "corrupt" not in message and "--adopt" not in message and "not a usable" not in message
 
 
+@pytest.mark.slow
 def test_a_ledger_of_another_manifest_is_refused_untouched(tmp_path):
     first = write(tmp_path, GOOD, "first.yaml")
     second = write(tmp_path, GOOD.replace("key: ava-office", "key: ava-home"), "second.yaml")
@@ -304,6 +306,7 @@ def test_verbose_logs_every_request_with_route_status_time_and_request_id(tmp_pa
     assert len(requests) == sent  # every request the server saw, one line each
 
 
+@pytest.mark.slow
 def test_json_logs_make_every_line_json_with_one_run_summary(tmp_path):
     manifest = write(tmp_path, TWIN)
     with serve(fast_sandbox(consent_approval_seconds=None)) as sb:
@@ -323,6 +326,7 @@ def test_json_logs_make_every_line_json_with_one_run_summary(tmp_path):
 
 
 @pytest.mark.parametrize("log_format", ["json", "console"])
+@pytest.mark.slow
 def test_under_q_the_consent_link_comes_while_the_run_still_waits(tmp_path, log_format):
     manifest = write(tmp_path, TWIN)
     with serve(fast_sandbox(consent_approval_seconds=None)) as sb:
@@ -380,6 +384,7 @@ def test_check_counts_only_what_the_ledger_still_needs(tmp_path):
     assert again.returncode == 0 and json.loads(again.stdout)["creations"] == 0
 
 
+@pytest.mark.slow
 def test_check_exit_codes_for_a_refused_key_an_unreachable_api_and_a_bad_manifest(tmp_path):
     manifest = write(tmp_path, GOOD)
     with serve(fast_sandbox(api_key="the-right-key")) as sb:

@@ -44,6 +44,7 @@ looks:
 
 
 @pytest.mark.parametrize("signal", ["look", "group", "both"])
+@pytest.mark.slow
 async def test_twins_wait_for_consent_wherever_it_is_signalled_and_finish_the_next_run(tmp_path, signal):
     manifest = write(tmp_path, TWINS)
     cfg = SandboxConfig(training_seconds=0.05, rate_limit=None, consent_signal=signal, consent_approval_seconds=None)
@@ -85,6 +86,7 @@ async def test_list_rows_without_status_are_confirmed_and_no_look_is_sent_early(
 
 
 @pytest.mark.parametrize("code", ["not_found", "avatar_not_found", "resource_not_found"])
+@pytest.mark.slow
 async def test_a_deleted_look_and_a_foreign_group_fail_their_items_only(tmp_path, code):
     text = looks_roster(3).replace(
         "looks:",
@@ -119,6 +121,7 @@ async def test_a_deleted_look_and_a_foreign_group_fail_their_items_only(tmp_path
     assert all(states[k].status == "succeeded" for k in ("p0", "p0-a", "p0-b", "p1", "p1-a", "p1-b"))
 
 
+@pytest.mark.slow
 async def test_direct_uploads_at_heygens_limits(tmp_path):
     sparse(tmp_path / "ana.mp4", 40_000_000)  # direct upload, under the cap
     sparse(tmp_path / "long.mp4", 60_000_000)  # over the 50 MB cap of this account

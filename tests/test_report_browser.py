@@ -47,6 +47,9 @@ looks:
   - {{key: dan-space, avatar: dan, name: 'Dan, space station', prompt: In orbit}}
 """
 
+# Chromium renders a real sandbox run: minutes of browser starts, run by make test, not by a plain pytest.
+pytestmark = pytest.mark.slow
+
 
 def chromium() -> str:
     found = shutil.which("chromium")

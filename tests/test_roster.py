@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from batchavatars.cli import main
@@ -17,6 +18,7 @@ from batchavatars.sandbox import SandboxConfig, serve
 MANIFESTS = Path(__file__).parent.parent / "manifests"
 
 
+@pytest.mark.slow
 def test_roster_with_templates_plans_200_items_and_runs(tmp_path):
     for name in ("roster.yaml", "presenters.csv", "batchavatars.schema.json"):
         shutil.copy(MANIFESTS / name, tmp_path / name)

@@ -85,6 +85,7 @@ async def test_a_400_fails_the_item_at_once_with_heygens_code(tmp_path):
     assert records["fine"].status == "succeeded"
 
 
+@pytest.mark.slow
 async def test_lost_responses_and_5xx_are_retried_with_the_same_key_and_never_duplicate(tmp_path):
     items = presenters(10)
     cfg = SandboxConfig(
@@ -113,6 +114,7 @@ async def test_a_rejected_key_stops_the_run_with_exit_3(tmp_path):
     assert result.stopped == "auth"
 
 
+@pytest.mark.slow
 async def test_429s_are_honoured_and_everything_still_succeeds(tmp_path):
     items = [avatar(f"a{i}") for i in range(30)]
     cfg = SandboxConfig(training_seconds=0.05, rate_limit=20, retry_after_format="date", burst_429=0.1, seed=3)
@@ -214,6 +216,7 @@ async def test_no_wait_returns_once_everything_sendable_is_sent_and_the_next_run
         assert creations(sb.stats()) == 3 and sb.stats()["consent_requests"]["total"] == 1
 
 
+@pytest.mark.slow
 async def test_the_training_job_cap_is_learned_and_respected_instead_of_collecting_429s(tmp_path):
     items = [avatar(f"a{i}") for i in range(40)]
     with serve(SandboxConfig(max_concurrent_training=5, training_seconds=0.2, rate_limit=None)) as sb:
@@ -227,6 +230,7 @@ async def test_the_training_job_cap_is_learned_and_respected_instead_of_collecti
     assert stats["duplicates"] == 0
 
 
+@pytest.mark.slow
 async def test_a_failed_consent_request_is_not_repeated_by_every_poll_and_the_next_run_asks_again(tmp_path):
     items = [avatar("twin", "digital_twin")]
     cfg = SandboxConfig(

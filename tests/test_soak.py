@@ -65,6 +65,7 @@ FAULTS = dict(
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_soak_with_every_kind_of_fault_ends_all_succeeded_and_no_duplicates(tmp_path):
     items = roster(50)  # 113 items
     assert len(items) >= 100

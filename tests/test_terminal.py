@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from batchavatars.sandbox import SandboxConfig, serve
 
 
@@ -49,6 +51,7 @@ def plain_lines(out: bytes) -> list[str]:
     return [line for chunk in text.split("\n") for line in chunk.split("\r")]
 
 
+@pytest.mark.slow
 def test_at_80_columns_the_display_keeps_bar_and_counts_apart_and_pins_consent_links(tmp_path):
     lines = ["version: 1", "avatars:"]
     for i in range(12):
@@ -74,6 +77,7 @@ def test_at_80_columns_the_display_keeps_bar_and_counts_apart_and_pins_consent_l
     assert "consent_requested" in text and "item_created" not in text and "item_succeeded" not in text
 
 
+@pytest.mark.slow
 def test_progress_display_updates_under_a_pty_and_ends_with_the_summary(tmp_path):
     lines = ["version: 1", "avatars:"]
     for i in range(12):
