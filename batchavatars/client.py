@@ -7,7 +7,6 @@ of the httpx client and nowhere else.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ UPLOAD_TIMEOUT = 600.0  # hundreds of MB of training footage; the official CLI g
 # POST /v3/assets takes "at most 32 MB", not defined as MiB: multipart only below 32,000,000 bytes,
 # larger files through the direct-upload flow (shared notes, "Direct uploads").
 MULTIPART_LIMIT = 32_000_000
-_CHUNK = 1024 * 1024
+CHUNK = 1024 * 1024  # streamed uploads and hashing read files in blocks of this size
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +290,7 @@ class HeyGenClient:
     async def _put_bytes(self, url: str, headers: dict[str, str], path: Path, size: int) -> None:
         async def chunks() -> AsyncIterator[bytes]:
             with path.open("rb") as fh:
-                while block := fh.read(_CHUNK):
+                while block := fh.read(CHUNK):
                     yield block
 
         headers.setdefault("Content-Length", str(size))
@@ -344,16 +343,9 @@ class HeyGenClient:
         timeout: httpx.Timeout | None = None,
         envelope: bool = True,
     ) -> Any:
-        body, _ = await self._send(
-            method,
-            path,
-            route=route,
-            json=json,
-            params=params,
-            files=files,
-            idempotency_key=idempotency_key,
-            timeout=timeout,
-        )
+        """`_send`, then the envelope's `data` (or the whole body with envelope=False)."""
+        sent = dict(json=json, params=params, files=files, idempotency_key=idempotency_key, timeout=timeout)
+        body, _ = await self._send(method, path, route=route, **sent)
         if not envelope:
             return body
         data = body.get("data")
@@ -448,21 +440,3 @@ def _asset_id(data: Any, route: str) -> str:
     if not isinstance(data, dict) or not data.get("asset_id"):
         raise TransportError(f"{route}: answer lacks asset_id")
     return str(data["asset_id"])
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def content_type_for(path: Path) -> str:
-    return {
-        ".png": "image/png",
-        ".jpg": "image/jpeg",
-        ".jpeg": "image/jpeg",
-        ".mp4": "video/mp4",
-        ".webm": "video/webm",
-    }.get(path.suffix.lower(), "application/octet-stream")

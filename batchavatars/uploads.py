@@ -10,6 +10,7 @@ and an asset is used only once HeyGen reports it `completed`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import partial
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from .client import MULTIPART_LIMIT, HeyGenClient, content_type_for, file_sha256
+from .client import CHUNK, MULTIPART_LIMIT, HeyGenClient
 from .ledger import Ledger
 from .payload import KEY_PREFIX
 from .records import ErrorSource
@@ -159,3 +160,21 @@ def _check_size(file: Path, size: int, max_bytes: object) -> None:
             ErrorSource.HEYGEN,
             param="file",
         )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def content_type_for(path: Path) -> str:
+    return {
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".mp4": "video/mp4",
+        ".webm": "video/webm",
+    }.get(path.suffix.lower(), "application/octet-stream")
