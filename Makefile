@@ -35,8 +35,13 @@ test: check
 	command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium not found, so the report's browser tests were skipped (apt-get install -y chromium)"; \
 	exit $$status
 
+# The scheduler against two baselines, then the operator-facing budgets: validate and plan of
+# 100,000 items (5 s; 10 s and 400 MB) and a 10,000-item report (5 s, a few MB).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.validate
+	$(BIN)/python -m benchmarks.plan_output
+	$(BIN)/python -m benchmarks.report_size
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
