@@ -190,7 +190,6 @@ class PromptAvatar(_AvatarBase):
 
 
 Avatar = Annotated[PhotoAvatar | DigitalTwinAvatar | PromptAvatar, Field(discriminator="type")]
-AVATAR_MODELS = {"photo": PhotoAvatar, "digital_twin": DigitalTwinAvatar, "prompt": PromptAvatar}
 
 
 class Look(_Strict):
