@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-import anyio
 import click
 
-from ..api import SANDBOX_KEY
-from ..client import DEFAULT_BASE_URL
-from ..credentials import api_key_from_env
 from ..exitcodes import ExitCode
-from ..plan import build_plan
-from ..preflight import Account, amount, creations, fetch_account
-from ..summary import plural
 from .common import base_url_option, check_base_url, exclude_option, ledger_option, load, only_option, user_errors
 from .common import ledger_path as find_ledger
 from .ledger_cmds import plan_records
+
+if TYPE_CHECKING:
+    from ..preflight import Account
 
 
 @click.command()
@@ -53,6 +50,14 @@ def check(
     \b
     Example:  HEYGEN_API_KEY=... batchavatars check team.yaml
     """
+    import anyio  # the network stack loads only when the command runs: `--help` stays quick
+
+    from ..api import SANDBOX_KEY
+    from ..client import DEFAULT_BASE_URL
+    from ..credentials import api_key_from_env
+    from ..plan import build_plan
+    from ..preflight import creations, fetch_account
+
     with user_errors():
         url = None if sandbox else check_base_url(base_url or DEFAULT_BASE_URL)
         loaded = load(manifest)
@@ -73,6 +78,8 @@ def check(
 
 
 def _verdict(manifest: str, items: int, needed: int, cost: float, account: Account, as_json: bool) -> ExitCode:
+    from ..summary import plural
+
     short = account.remaining is not None and account.remaining < cost
     code = ExitCode.ITEMS_FAILED if short else ExitCode.OK
     if as_json:
@@ -107,4 +114,6 @@ def _verdict(manifest: str, items: int, needed: int, cost: float, account: Accou
 
 
 def plural_credits(cost: float) -> str:
+    from ..preflight import amount
+
     return f"{amount(cost)} credit" + ("" if cost == 1 else "s")

@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from ..client import DEFAULT_BASE_URL
 from ..exitcodes import ExitCode
 from .common import base_url_option, check_base_url, ledger_option, user_errors
 
@@ -30,6 +29,7 @@ def prune(
     """
     import anyio
 
+    from ..client import DEFAULT_BASE_URL  # loads httpx: only when the command runs
     from ..prune import aprune
 
     with user_errors():

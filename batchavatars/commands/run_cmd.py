@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from ..client import DEFAULT_BASE_URL
 from .common import (
     OUT_FILE,
     base_url_option,
@@ -126,6 +125,8 @@ def run(manifest: str, **opts: Any) -> None:
     from ..runner import run_command
 
     json_lines(opts["log_format"] == "json" or (opts["log_format"] == "auto" and not sys.stderr.isatty()))
+    from ..client import DEFAULT_BASE_URL  # loads httpx: only when the command runs
+
     with user_errors():
         check_output("--json-summary", opts["json_summary"])
         if not opts["no_report"]:
