@@ -336,16 +336,12 @@ class HeyGenClient:
         path: str,
         *,
         route: str,
-        json: Any = None,
-        params: Any = None,
-        files: Any = None,
-        idempotency_key: str | None = None,
-        timeout: httpx.Timeout | None = None,
         envelope: bool = True,
+        **request: Any,
     ) -> Any:
-        """`_send`, then the envelope's `data` (or the whole body with envelope=False)."""
-        sent = dict(json=json, params=params, files=files, idempotency_key=idempotency_key, timeout=timeout)
-        body, _ = await self._send(method, path, route=route, **sent)
+        """`_send` (its keywords pass through), then the envelope's `data` (or the whole body
+        with envelope=False)."""
+        body, _ = await self._send(method, path, route=route, **request)
         if not envelope:
             return body
         data = body.get("data")
