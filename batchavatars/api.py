@@ -141,7 +141,7 @@ async def arun(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> R
     api_key = SANDBOX_KEY if chosen.sandbox else checked_key(chosen.api_key or api_key_from_env())
     book = Ledger(path)
     try:
-        with book.exclusive(), _server(chosen) as url:
+        with book.exclusive(), api_server(chosen) as url:
             book.bind_manifest(loaded.path, default=path == default_ledger_path(loaded.path, sandbox=chosen.sandbox))
             result = await _run(loaded, book, url, api_key, chosen)
             result.ledger = path
@@ -153,7 +153,7 @@ async def arun(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> R
 
 
 @contextlib.contextmanager
-def _server(chosen: RunSettings) -> Iterator[str]:
+def api_server(chosen: RunSettings) -> Iterator[str]:
     if not chosen.sandbox:
         yield chosen.base_url or os.environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL
         return

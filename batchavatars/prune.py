@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from functools import partial
 
-from .api import RunSettings, _server, ledger_path, settings
+from .api import RunSettings, api_server, ledger_path, settings
 from .client import HeyGenClient
 from .credentials import api_key_from_env
 from .ledger import Ledger
@@ -52,7 +52,7 @@ async def aprune(
         if not yes or not found.candidates:
             return found
         api_key = "sandbox-key" if chosen.sandbox else (chosen.api_key or api_key_from_env())
-        with book.exclusive(), _server(chosen) as url:
+        with book.exclusive(), api_server(chosen) as url:
             async with HeyGenClient(url, api_key) as client:
                 requests = Requester.alone(RetryPolicy(max_attempts=chosen.max_attempts), chosen.on_event)
                 for record in found.candidates:

@@ -43,7 +43,9 @@ class AssetStore:
         self._locks: dict[str, anyio.Lock] = {}
         self.uploaded = 0
 
-    async def asset_id(self, path: str) -> str:
+    async def asset_id(self, path: str, sha256: str | None = None) -> str:
+        """`sha256`: the content hash the manifest took when it loaded the file (the one the item's
+        spec and key were made from); hashed here only when not given."""
         if path in self._by_path:
             return self._by_path[path]
         lock = self._locks.setdefault(path, anyio.Lock())
@@ -51,7 +53,7 @@ class AssetStore:
             if path in self._by_path:
                 return self._by_path[path]
             file = Path(path)
-            sha = await anyio.to_thread.run_sync(file_sha256, file)
+            sha: str = sha256 if sha256 else await anyio.to_thread.run_sync(file_sha256, file)
             async with self._locks.setdefault("sha:" + sha, anyio.Lock()):  # two paths, same bytes: one upload
                 asset = self._ledger.asset(sha)
                 if asset is None:

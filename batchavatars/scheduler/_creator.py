@@ -112,7 +112,7 @@ class Creator:
         for ref in (spec.file, *spec.reference_images):
             if ref is not None and ref.kind == "path":
                 try:
-                    assets[ref.value] = await run.assets.asset_id(ref.value)
+                    assets[ref.value] = await run.assets.asset_id(ref.value, ref.sha256)
                 except OSError as exc:  # validated at load, but gone or changed since
                     message = f"{ref.value}: {exc.strerror or exc}"
                     raise ItemFailed("file_unreadable", message, ErrorSource.LOCAL) from None
