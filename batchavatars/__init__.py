@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 # The submodule `plan` (the pure DAG) is loaded here first, so that the function below, not the
 # module, is what `batchavatars.plan` names: a submodule loaded later would rebind the attribute.
-from . import plan as _plan_module  # noqa: E402
+from . import planner as _plan_module  # noqa: E402
 
 
 def plan(*args: Any, **kwargs: Any) -> _plan_module.Plan:

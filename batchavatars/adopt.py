@@ -16,8 +16,8 @@ from .client import HeyGenClient, Page
 from .errors import AuthError, ServiceError
 from .ledger import Ledger
 from .records import Record
+from .requester import Requester
 from .scheduler import ItemFailed
-from .scheduler._requester import Requester
 from .spec import ItemSpec
 
 # A missing status is unknown, not done: "training" gets the look polled (and confirmed) before use.

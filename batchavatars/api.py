@@ -29,13 +29,13 @@ from .errors import AuthError, LedgerError, ServiceError
 from .events import Reporter, Snapshot, silent
 from .ledger import Ledger, default_ledger_path
 from .manifest import Manifest, load_manifest
-from .plan import Plan, build_plan
+from .planner import Plan, build_plan
 from .records import Status
+from .requester import Requester
 from .retry import RetryPolicy
 from .scheduler import Abandoned, ItemFailed, RunOptions, RunResult, Scheduler
 from .scheduler._book import ItemBook
 from .scheduler._reconcile import stale_intents
-from .scheduler._requester import Requester
 
 SANDBOX_KEY = "sandbox-key"  # the simulator accepts any key; never a real one
 SANDBOX_ORIGIN = "sandbox"  # what a sandbox ledger records as its API: the port changes every run

@@ -10,7 +10,7 @@ from typing import Any
 from .apierrors import ApiError, HttpError
 from .client import HeyGenClient
 from .errors import AuthError, UsageError
-from .plan import Plan
+from .planner import Plan
 
 # The plan's actions that send a creation (a retry may replay an earlier one for free: counted anyway).
 CREATING = ("create", "retry")

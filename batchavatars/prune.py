@@ -16,11 +16,11 @@ from .client import HeyGenClient
 from .credentials import api_key_from_env
 from .ledger import Ledger
 from .manifest import Manifest, load_manifest
-from .plan import build_plan
+from .planner import build_plan
 from .records import Record
+from .requester import Requester
 from .retry import RetryPolicy
 from .scheduler import ItemFailed
-from .scheduler._requester import Requester
 
 
 @dataclass(slots=True)

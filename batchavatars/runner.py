@@ -18,12 +18,12 @@ from .commands.common import console, say
 from .credentials import api_key_from_env
 from .events import Event, Snapshot
 from .exitcodes import ExitCode
-from .logs import configure, log_reporter
+from .presentation.logs import configure, log_reporter
+from .presentation.summary import outcome, plural, render_records
 from .scheduler import RunResult
-from .summary import outcome, plural, render_records
 
 if TYPE_CHECKING:
-    from .progress import ProgressView
+    from .presentation.progress import ProgressView
 
 
 def run_command(
@@ -68,13 +68,13 @@ def run_command(
     async def keep_previews(result: RunResult) -> None:
         # The sandbox's preview images go with it when the run ends: embed them while it is up.
         if sandbox and not no_report and result.ledger is not None:
-            from .report import default_previews_dir
-            from .report_previews import embed_previews_async
+            from .presentation.report import default_previews_dir
+            from .presentation.report_previews import embed_previews_async
 
             previews.update((await embed_previews_async(result.records, default_previews_dir(result.ledger))).uris)
 
     def display(snapshot: Callable[[], Snapshot]) -> ProgressView:
-        from .progress import ProgressView
+        from .presentation.progress import ProgressView
 
         return ProgressView(snapshot, consent_links=consent_links)
 
@@ -138,7 +138,7 @@ def _write_report(
 ) -> None:
     """After every run, whatever its exit code; a report that cannot be written is a warning only:
     the run is done and its ledger committed."""
-    from .report import write_report
+    from .presentation.report import write_report
 
     try:
         written = write_report(ledger, result.records, manifest, summary, report_path=report_path, previews=previews)

@@ -84,7 +84,7 @@ async def _run_batchavatars(
     options a user would give: --rate = the documented limit, --concurrency 16, defaults otherwise."""
     from batchavatars.client import HeyGenClient
     from batchavatars.ledger import Ledger
-    from batchavatars.plan import build_plan
+    from batchavatars.planner import build_plan
     from batchavatars.scheduler import RunOptions, Scheduler
 
     book = Ledger(workdir / "bench.ledger.db")

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from batchavatars.presentation.report import write_report
 from batchavatars.records import Record
-from batchavatars.report import write_report
 
 
 def _record(key: str, parent: str | None, group: int, status: str) -> Record:

@@ -7,7 +7,7 @@ from typing import Any
 
 from batchavatars.client import HeyGenClient, Timeouts
 from batchavatars.ledger import Ledger
-from batchavatars.plan import build_plan
+from batchavatars.planner import build_plan
 from batchavatars.scheduler import RunOptions, RunResult, Scheduler
 
 FAST = dict(rate=0, concurrency=8, poll_min=0.05, poll_max=0.3, seed=1)

@@ -205,7 +205,7 @@ async def test_a_server_answering_nonsense_fails_items_instead_of_crashing(tmp_p
 
     from batchavatars.client import HeyGenClient
     from batchavatars.ledger import Ledger
-    from batchavatars.plan import build_plan
+    from batchavatars.planner import build_plan
     from batchavatars.scheduler import RunOptions, Scheduler
 
     from .specs import avatar

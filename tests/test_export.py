@@ -11,8 +11,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from batchavatars.cli import main
-from batchavatars.export import EXPORT_FIELDS, write
 from batchavatars.ledger import Ledger
+from batchavatars.presentation.export import EXPORT_FIELDS, write
 from batchavatars.records import Record
 
 VIDEO = ("look_id", "supported_api_engines", "default_voice_id", "preferred_orientation")

@@ -111,8 +111,8 @@ async def test_a_retried_direct_upload_after_a_lost_answer_finishes_instead_of_s
     """The retry replays the ticket of an upload that already completed: its URL now says 403."""
     from batchavatars.client import HeyGenClient
     from batchavatars.events import silent
+    from batchavatars.requester import Requester
     from batchavatars.retry import RetryPolicy
-    from batchavatars.scheduler._requester import Requester
     from batchavatars.uploads import AssetStore
 
     big = tmp_path / "big.mp4"

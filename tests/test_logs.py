@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from batchavatars.logs import REDACTED, configure
+from batchavatars.presentation.logs import REDACTED, configure
 
 KEY = "sk-live-abcdef0123456789"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from batchavatars.plan import build_plan
+from batchavatars.planner import build_plan
 from batchavatars.records import Record
 
 from .specs import avatar, look

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from batchavatars.cli import main
 from batchavatars.ledger import Ledger
+from batchavatars.presentation.report import default_previews_dir, default_report_path, render_report, write_report
+from batchavatars.presentation.summary import fix_for
 from batchavatars.records import Record
-from batchavatars.report import default_previews_dir, default_report_path, render_report, write_report
 from batchavatars.sandbox import SandboxConfig, serve
-from batchavatars.summary import fix_for
 
 NASTY = "<script>alert('x')</script> \"Quoted\" & Sons"
 

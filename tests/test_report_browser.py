@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from batchavatars.ledger import Ledger
+from batchavatars.presentation.summary import fix_for
 from batchavatars.records import Record
 from batchavatars.sandbox import SandboxConfig, serve
-from batchavatars.summary import fix_for
 
 SECRET = "sk-report-secret-0123456789"
 EVIL = "Gus <script>alert('x')</script> & \"Co\""
@@ -256,7 +256,7 @@ def test_the_filters_work_in_the_browser_from_the_address(sandbox_run):
 
 
 def test_ten_thousand_items_open_paged_in_the_browser(tmp_path):
-    from batchavatars.report import write_report
+    from batchavatars.presentation.report import write_report
     from benchmarks.report_size import make_records
 
     records = make_records(10_000)

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from batchavatars.cli import main
 from batchavatars.ledger import Ledger
+from batchavatars.presentation.report_previews import MAX_BYTES
 from batchavatars.records import Record
-from batchavatars.report_previews import MAX_BYTES
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="

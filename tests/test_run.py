@@ -177,7 +177,7 @@ async def test_wait_timeout_leaves_consent_waiting_with_exit_4_then_the_next_run
 
 
 async def test_a_tier_without_avatar_creation_stops_the_run_and_says_why(tmp_path):
-    from batchavatars.summary import fix_for
+    from batchavatars.presentation.summary import fix_for
 
     with serve(SandboxConfig(forbidden=True, rate_limit=None)) as sb:
         result = await run_items([avatar("a"), avatar("b"), avatar("c")], sb.url, tmp_path / "l.db", concurrency=1)

@@ -3,7 +3,7 @@ readiness and blocking, and poll timing. No server, no disk, no clock."""
 
 import pytest
 
-from batchavatars.plan import build_plan
+from batchavatars.planner import build_plan
 from batchavatars.records import ErrorSource, Record, Status
 from batchavatars.scheduler._graph import Graph, Node, ReadyQueue
 from batchavatars.scheduler._reconcile import new_record, reset_changes, starting_phase

@@ -55,7 +55,7 @@ def check(
     from ..api import SANDBOX_KEY
     from ..client import DEFAULT_BASE_URL
     from ..credentials import api_key_from_env
-    from ..plan import build_plan
+    from ..planner import build_plan
     from ..preflight import creations, fetch_account
 
     with user_errors():
@@ -78,7 +78,7 @@ def check(
 
 
 def _verdict(manifest: str, items: int, needed: int, cost: float, account: Account, as_json: bool) -> ExitCode:
-    from ..summary import plural
+    from ..presentation.summary import plural
 
     short = account.remaining is not None and account.remaining < cost
     code = ExitCode.ITEMS_FAILED if short else ExitCode.OK

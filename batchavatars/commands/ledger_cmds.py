@@ -29,7 +29,7 @@ from .common import (
 from .common import ledger_path as find_ledger
 
 if TYPE_CHECKING:
-    from ..plan import Plan
+    from ..planner import Plan
 
 # Above this many items, or off a terminal, the plan is plain lines: a rich table of 100,000 rows
 # takes over a minute and half a gigabyte to lay out.
@@ -119,7 +119,7 @@ def plan(
     \b
     Example:  batchavatars plan manifests/example.yaml --json
     """
-    from ..plan import build_plan
+    from ..planner import build_plan
 
     with user_errors():
         loaded = load(manifest)
@@ -154,7 +154,7 @@ def status(manifest: str | None, ledger: str | None, sandbox: bool, as_json: boo
     \b
     Example:  batchavatars status manifests/example.yaml
     """
-    from ..summary import outcome, render_records
+    from ..presentation.summary import outcome, render_records
 
     with user_errors():
         path, records = read_ledger(manifest, ledger, sandbox)
@@ -179,7 +179,7 @@ def export(
     \b
     Example:  batchavatars export manifests/example.yaml --format csv -o avatars.csv
     """
-    from .. import export as exporter
+    from ..presentation import export as exporter
 
     with user_errors():
         check_output("-o/--output", output)
@@ -225,7 +225,7 @@ def report(manifest: str | None, ledger: str | None, output: str | None, embed_p
     \b
     Example:  batchavatars report manifests/example.yaml --embed-previews
     """
-    from ..report import report_from_ledger
+    from ..presentation.report import report_from_ledger
 
     with user_errors():
         check_output("-o/--output", output, makes_folders=True)

@@ -14,7 +14,7 @@ from pydantic_core import ErrorDetails
 
 from ..errors import Problem
 from ..spec import Location
-from ._errors import (
+from ._explain import (
     FILE_KEYS,
     KEYLIKE,
     URLLIKE,

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..spec import FileRef, Location
-from ._errors import suggest
+from ._explain import suggest
 from ._yaml import YList, YMap
 from .entry import Entry
 from .files import FileChecker, file_ref, resolve_path, url_problem

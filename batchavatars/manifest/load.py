@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from ..errors import ManifestError, Problem
 from ..spec import ItemSpec
-from . import _yaml, checks, specs, templates
-from ._errors import describe
+from . import _yaml, build, checks, templates
+from ._explain import describe
 from ._wording import translate
 from ._yaml import YList, YMap
 from .entry import Entry, salvage
@@ -107,7 +107,7 @@ class _Loader:
         checks.twin_groups(entries, known, problems)
         checks.parents(look_entries, known, problems)
         checks.cycles(every, known, problems)
-        items = specs.build(every, problems, self.files)
+        items = build.build(every, problems, self.files)
         if not every and not problems.found:
             problems.notes.append(f"{self.shown}: the manifest has no avatars or looks")
         problems.fail()

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from . import _yaml
-from ._errors import CsvRow, plural, suggest
+from ._explain import CsvRow, plural, suggest
 from ._wording import translate
 from ._yaml import YMap
 from .entry import Entry, salvage

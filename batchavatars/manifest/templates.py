@@ -6,7 +6,7 @@ import re
 import string
 from typing import Any
 
-from ._errors import plural, suggest
+from ._explain import plural, suggest
 from ._yaml import YList, YMap
 from .entry import Entry
 from .model import KEY_RULE, NAME_MAX, PLACEHOLDERS, PROMPT_MAX, ForEachFilter, Look, LookTemplate

@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._errors import invalid, not_found
+from ._envelope import invalid, not_found
 from ._http import Routes, json_object
 from ._policy import json_response
 from .config import describe_error

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ._assets import MULTIPART_LIMIT_BYTES, Asset, resolve_mime
-from ._errors import ApiFailure, invalid, missing, not_found
+from ._envelope import ApiFailure, invalid, missing, not_found
 from ._http import Routes, checksum, json_object
 from ._multipart import MultipartError, boundary_of, read_file_field
 from ._policy import json_response

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ._assets import media_class
 from ._avatars import Group, Look
-from ._errors import ApiFailure, access_denied, invalid, missing, not_available, not_found
+from ._envelope import ApiFailure, access_denied, invalid, missing, not_available, not_found
 from ._http import Routes, json_object, ownership, page_response
 from ._paging import decode_token, page, parse_limit
 from ._policy import json_response, retry_after

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._errors import ApiFailure, invalid
+from ._envelope import ApiFailure, invalid
 from ._paging import encode_token
 from ._policy import json_response
 from ._state import SandboxState

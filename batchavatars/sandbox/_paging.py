@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ._errors import invalid
+from ._envelope import invalid
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ._errors import ApiFailure, dumps
+from ._envelope import ApiFailure, dumps
 from ._idempotency import IN_FLIGHT, KEY_PATTERN, Recorded
 from ._state import SandboxState
 

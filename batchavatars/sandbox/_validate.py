@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ._errors import invalid, missing
+from ._envelope import invalid, missing
 
 Kind = Literal["digital_twin", "photo", "prompt"]
 Media = Literal["image", "video"]

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from ._account_routes import AccountRoutes
 from ._asset_routes import AssetRoutes
 from ._avatar_routes import FAIL_MARK, AvatarRoutes
-from ._errors import ApiFailure
+from ._envelope import ApiFailure
 from ._policy import RECEIVE_KEY, Handler, V3Policy, failure_response
 from ._routes import CONTROL_TABLE, V3_TABLE
 from ._state import SandboxState

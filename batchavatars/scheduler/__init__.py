@@ -11,8 +11,8 @@ against the plan (`_reconcile`), readiness and blocking (`_graph`), when and how
 ledger writes as named transitions (`_book`), and the run's lifecycle (`_core`).
 """
 
+from ..requester import Abandoned, ItemFailed
 from ._core import Scheduler
 from ._options import RunOptions, RunResult
-from ._requester import Abandoned, ItemFailed
 
 __all__ = ["Abandoned", "ItemFailed", "RunOptions", "RunResult", "Scheduler"]

@@ -19,8 +19,9 @@ from ..events import Reporter, Snapshot, silent
 from ..exitcodes import ExitCode
 from ..ledger import Ledger
 from ..meter import Meter, RateMeter, TrainingGate, Unlimited
-from ..plan import Need, Plan
+from ..planner import Need, Plan
 from ..records import TERMINAL, ErrorSource, Record, Status, StopReason
+from ..requester import Abandoned, Requester
 from ..retry import RetryPolicy
 from ..uploads import AssetStore
 from ._book import ItemBook
@@ -30,7 +31,6 @@ from ._observe import event_for, group_waits, look_state
 from ._options import RunOptions, RunResult
 from ._poller import Poller
 from ._reconcile import new_record, reset_changes, starting_phase
-from ._requester import Abandoned, Requester
 from ._state import Event, Phase
 
 

@@ -11,8 +11,8 @@ from ..client import Created
 from ..meter import Slot
 from ..payload import consent_key, create_body, idempotency_key
 from ..records import SENT, ErrorSource, Status
+from ..requester import Abandoned, ItemFailed
 from ._graph import Node, is_twin
-from ._requester import Abandoned, ItemFailed
 from ._state import Phase
 from ._timing import LOOKS_PAGE
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Mapping
 
-from ..plan import Need, Plan, Step
+from ..planner import Need, Plan, Step
 from ..records import Record, Status
 from ..spec import ItemSpec
 from ._observe import LookState

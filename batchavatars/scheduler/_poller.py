@@ -12,9 +12,9 @@ import anyio
 
 from ..client import Page
 from ..records import Status
+from ..requester import Abandoned, ItemFailed
 from ._graph import Node, is_twin
 from ._observe import look_state
-from ._requester import Abandoned, ItemFailed
 from ._state import Phase
 from ._timing import LOOKS_PAGE, POLL_EACH_MAX, PollTiming, TrainingClock, choose_poll
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ..plan import Step
+from ..planner import Step
 from ..records import SENT, ErrorSource, Record, Status
 from ._state import Phase
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import TextIO
 
-from .records import RECORD_FIELDS, Record
+from ..records import RECORD_FIELDS, Record
 
 # First the columns a video pipeline takes (the look, and what a video of it may use), then the rest.
 EXPORT_FIELDS: tuple[str, ...] = (

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.table import Table
 
-from .plan import ACCOUNT_REFUSALS
-from .records import STATUSES, ErrorSource, Record, Status
+from ..planner import ACCOUNT_REFUSALS
+from ..records import STATUSES, ErrorSource, Record, Status
 
 FIXES = {
     "insufficient_credit": "out of credits: top up the HeyGen account, then run again (new work was stopped)",

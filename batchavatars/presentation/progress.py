@@ -13,8 +13,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .events import Snapshot
-from .records import STATUSES, TERMINAL
+from ..events import Snapshot
+from ..records import STATUSES, TERMINAL
 
 MAX_LINKS = 5  # pinned consent links; the rest are counted (all of them are in the summary)
 

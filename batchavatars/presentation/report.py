@@ -17,8 +17,8 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
-from .records import STATUSES, Record
+from ..errors import UsageError
+from ..records import STATUSES, Record
 from .report_assets import CSP, CSS, JS
 from .summary import counts_of, fix_for
 
@@ -106,7 +106,7 @@ def report_from_ledger(
     ledger_path: Path, manifest: str, report_path: str | None = None, *, embed_previews: bool = False
 ) -> tuple[Path, Previews | None]:
     """`batchavatars report`: the ledger's records (no run figures), previews embedded if asked."""
-    from .ledger import Ledger
+    from ..ledger import Ledger
 
     book = Ledger(ledger_path, create=False, readonly=True)
     try:

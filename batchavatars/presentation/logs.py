@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from .events import Event, Reporter
+from ..events import Event, Reporter
 
 _SECRET_NAMES = {"x-api-key", "api_key", "apikey", "authorization", "x_api_key", "token", "password", "data"}
 REDACTED = "[redacted]"

@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar
 
 import anyio
 
-from ..apierrors import (
+from .apierrors import (
     ApiError,
     HttpError,
     InProgress,
@@ -25,10 +25,10 @@ from ..apierrors import (
     TransportError,
     Unreachable,
 )
-from ..events import Reporter
-from ..meter import Meter, Slot, TrainingGate, Unlimited
-from ..records import ErrorSource, StopReason
-from ..retry import RetryPolicy, Verdict
+from .events import Reporter
+from .meter import Meter, Slot, TrainingGate, Unlimited
+from .records import ErrorSource, StopReason
+from .retry import RetryPolicy, Verdict
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from .records import Record
+from ..records import Record
 
 MAX_BYTES = 2 * 1024 * 1024  # one preview; a larger one is left out (placeholder), not truncated
 CONCURRENCY = 8
