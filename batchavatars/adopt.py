@@ -1,5 +1,6 @@
-"""`run --adopt`: find the manifest's items on the account and adopt exact matches into the ledger,
-for when the ledger was lost or the 24-hour Idempotency-Key window has passed.
+"""Finding the manifest's items on the account: `run --adopt` (after a lost ledger, or beyond the
+24-hour Idempotency-Key window) and the replay-window look-up of keys sent too long ago without a
+recorded answer.
 
 A match is by name and parent: an avatar by its name (within its character when it joins one);
 a look by its name within its parent's character. Exactly one candidate is adopted; several are
@@ -8,20 +9,37 @@ reported as ambiguous and left for the user, never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any
 
+from .apierrors import AuthFailed
 from .client import HeyGenClient, Page
 from .errors import AuthError, ServiceError
+from .events import Reporter
 from .ledger import Ledger
-from .records import Record
-from .requester import Requester
-from .scheduler import ItemFailed
+from .lifecycle import ItemBook, new_record
+from .records import SENT, Record, Status
+from .requester import ItemFailed, Requester
 from .spec import ItemSpec
 
 # A missing status is unknown, not done: "training" gets the look polled (and confirmed) before use.
-_STATUS = {"completed": "succeeded", "processing": "training", "pending_consent": "awaiting_consent"}
+_STATUS = {"completed": Status.SUCCEEDED, "processing": Status.TRAINING, "pending_consent": Status.AWAITING_CONSENT}
+
+
+def stale_intents(records: Mapping[str, Record], *, now: float, window: float) -> list[str]:
+    """Keys sent longer ago than `window` (seconds, epoch `now`) whose answer was never recorded.
+    HeyGen replays a key for 24 hours only: these must be looked up on the account before anything
+    is sent again, or the replay would create a second avatar. Pure: no I/O."""
+    stale = []
+    for record in records.values():
+        if record.status not in SENT or record.look_id:
+            continue
+        sent = record.sent_at or record.updated_at  # a 0.1 ledger has no sent_at: its last update
+        if sent and now - datetime.fromisoformat(sent).timestamp() >= window:
+            stale.append(record.key)
+    return stale
 
 
 async def _all(fetch: Callable[[str | None], Awaitable[Page]], requests: Requester) -> list[dict[str, Any]]:
@@ -31,7 +49,7 @@ async def _all(fetch: Callable[[str | None], Awaitable[Page]], requests: Request
         try:
             page = await requests.call(partial(fetch, token), what="adopt")
         except ItemFailed as failure:
-            error = AuthError if failure.code in ("unauthorized", "forbidden") else ServiceError
+            error = AuthError if isinstance(failure.error, AuthFailed) else ServiceError
             raise error(
                 f"--adopt could not list the account's looks ({failure.code}: {failure.message}). "
                 "Fix: check the key and --base-url, then run again"
@@ -50,71 +68,78 @@ def _depth(spec: ItemSpec, by_key: dict[str, ItemSpec]) -> int:
     return depth
 
 
+class _Account:
+    """The account's looks, indexed for matching: by name (failed ones left out), the group of
+    each look, the looks some record holds already, and the group each matched key lives in."""
+
+    def __init__(self, looks: list[dict[str, Any]], records: Mapping[str, Record]) -> None:
+        self.by_name: dict[str, list[dict[str, Any]]] = {}
+        for look in looks:
+            if look.get("status") != "failed":
+                self.by_name.setdefault(str(look.get("name")), []).append(look)
+        self.look_group = {str(look.get("id")): look.get("group_id") for look in looks}
+        self.taken = {r.look_id for r in records.values() if r.look_id}
+        self.group_of: dict[str, str | None] = {k: r.group_id for k, r in records.items()}
+
+    def candidates(self, spec: ItemSpec) -> list[dict[str, Any]] | None:
+        """The looks that could be this item; None when its manifest parent is not on the account
+        (then neither is the item)."""
+        if spec.parent is not None:
+            want_group = self.group_of.get(spec.parent)
+            if want_group is None:
+                return None
+        elif spec.kind == "look":
+            want_group = self.look_group.get(spec.avatar_id or "")
+        else:
+            want_group = spec.avatar_group_id
+        return [
+            look
+            for look in self.by_name.get(spec.name, [])
+            if look.get("id") not in self.taken and (want_group is None or look.get("group_id") == want_group)
+        ]
+
+    def take(self, spec: ItemSpec, look: dict[str, Any]) -> None:
+        self.taken.add(str(look.get("id")))
+        self.group_of[spec.key] = look.get("group_id")
+
+
 async def adopt_existing(
     items: Iterable[ItemSpec],
-    book: Ledger,
+    ledger: Ledger,
     client: HeyGenClient,
     requests: Requester,
-    report: Callable[..., None],
+    report: Reporter,
     origin: str | None = "adopted",
 ) -> tuple[list[str], dict[str, list[str]]]:
     """Returns the adopted keys (their records are in the ledger) and the ambiguous ones with the
-    ids of their candidates: those are for the caller to hold back, as creating one would be a guess too."""
+    ids of their candidates: those are for the caller to hold back, as creating one would be a guess
+    too. `origin` "adopted": found, not made by this ledger; None: a key of ours found again."""
     items = list(items)
-    records = book.records()
+    records = ledger.records()
     todo = [s for s in items if not (records.get(s.key) and records[s.key].look_id)]
     adopted: list[str] = []
     ambiguous: dict[str, list[str]] = {}
     if not todo:
         return adopted, ambiguous
-    looks = await _all(lambda token: client.list_looks(token=token), requests)
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for look in looks:
-        if look.get("status") != "failed":
-            by_name.setdefault(str(look.get("name")), []).append(look)
+    account = _Account(await _all(lambda token: client.list_looks(token=token), requests), records)
+    book = ItemBook(ledger)
     by_key = {s.key: s for s in items}
-    group_of: dict[str, str | None] = {k: r.group_id for k, r in records.items()}
-    look_group = {str(look.get("id")): look.get("group_id") for look in looks}
-    taken = {r.look_id for r in records.values() if r.look_id}
     for spec in sorted(todo, key=lambda s: _depth(s, by_key)):
-        if spec.parent is not None:
-            want_group = group_of.get(spec.parent)
-            if want_group is None:
-                continue  # the parent is not on the account: neither is its child
-        elif spec.kind == "look":
-            want_group = look_group.get(spec.avatar_id or "")
-        else:
-            want_group = spec.avatar_group_id
-        candidates = [
-            lk
-            for lk in by_name.get(spec.name, [])
-            if lk.get("id") not in taken and (want_group is None or lk.get("group_id") == want_group)
-        ]
+        candidates = account.candidates(spec)
+        if not candidates:
+            continue
         if len(candidates) > 1:
             ambiguous[spec.key] = [str(c.get("id")) for c in candidates]
             report("adopt_ambiguous", key=spec.key, candidates=ambiguous[spec.key])
             continue
-        if not candidates:
-            continue
         look = candidates[0]
-        taken.add(str(look.get("id")))
-        group_of[spec.key] = look.get("group_id")
-        record = records.get(spec.key) or Record(
-            key=spec.key,
-            kind=spec.kind,
-            type=spec.type,
-            name=spec.name,
-            parent=spec.parent,
-            status="pending",
-            spec_hash=spec.spec_hash,
-        )
-        record.look_id, record.group_id = look.get("id"), look.get("group_id")
-        record.status = _STATUS.get(str(look.get("status")), "training")
-        record.preview_image_url = look.get("preview_image_url")
-        record.spec_hash = spec.spec_hash
-        record.origin = origin  # "adopted": not made by this ledger, never deleted by it without --include-adopted
-        record.error_code = record.error_message = record.error_source = None
-        book.put(record)
+        account.take(spec, look)
+        record = records.get(spec.key)
+        if record is None:
+            record = new_record(spec)
+            ledger.put(record)
+        status = _STATUS.get(str(look.get("status")), Status.TRAINING)
+        book.adopt(record, look, status, spec.spec_hash, origin)
         adopted.append(spec.key)
         report("adopted", key=spec.key, look_id=record.look_id, group_id=record.group_id, status=record.status)
     return adopted, ambiguous

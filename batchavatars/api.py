@@ -1,6 +1,7 @@
 """The Python API, for those who embed batchavatars (an Airflow or Prefect task, a notebook, the
-video pipeline's own code). The CLI is a thin layer over it: same defaults, same ledger, same exit
-codes, but nothing is printed here; events go to the callback you pass.
+video pipeline's own code), and the one layer under every CLI command: `plan`, `check`, `status`,
+`export`, `report`, `prune` and `run`. It owns the key, the ledger path, the API's URL and the
+defaults (settings.py); nothing is printed here, events go to the callback you pass.
 
     import batchavatars
     result = batchavatars.run("team.yaml", sandbox=True)      # or: await batchavatars.arun(...)
@@ -10,291 +11,339 @@ codes, but nothing is printed here; events go to the callback you pass.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import functools
+import inspect
 import os
-import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Concatenate, ParamSpec, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
 
-from .client import DEFAULT_BASE_URL, HeyGenClient, ResponseHook
+from . import apply
+from .apply import Pruned
+from .client import DEFAULT_BASE_URL
 from .credentials import api_key_from_env, checked_key
-from .errors import AuthError, LedgerError, ServiceError
-from .events import Reporter, Snapshot, silent
+from .errors import UsageError
 from .ledger import Ledger, default_ledger_path
 from .manifest import Manifest, load_manifest
 from .planner import Plan, build_plan
-from .records import Status
-from .requester import Requester
-from .retry import RetryPolicy
-from .scheduler import Abandoned, ItemFailed, RunOptions, RunResult, Scheduler
-from .scheduler._book import ItemBook
-from .scheduler._reconcile import stale_intents
+from .preflight import Preflight, creations, fetch_account
+from .presentation import export as exporter
+from .presentation.report import default_previews_dir, write_report
+from .presentation.report_previews import Previews
+from .presentation.report_previews import embed_previews as fetch_previews
+from .records import Record, RunResult
+from .settings import CREDIT_PRICE, RunSettings
 
 SANDBOX_KEY = "sandbox-key"  # the simulator accepts any key; never a real one
-SANDBOX_ORIGIN = "sandbox"  # what a sandbox ledger records as its API: the port changes every run
-# HeyGen replays an Idempotency-Key for 24 hours; an hour less leaves room for clock skew and a
-# request in flight when the window closes.
-REPLAY_WINDOW = 23 * 3600.0
 
-Display = Callable[[Callable[[], Snapshot]], AbstractContextManager[object]]
+ManifestLike = str | os.PathLike[str] | Manifest
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class RunSettings:
-    """What `run` takes, defaulting as the CLI does. Unset `api_key` and `base_url` come from
-    HEYGEN_API_KEY (else the official CLI's credentials file) and HEYGEN_BASE_URL."""
-
-    base_url: str | None = None
-    api_key: str | None = None
-    sandbox: bool = False  # against the built-in HeyGen simulator, on loopback
-    ledger: str | os.PathLike[str] | None = None  # default: <manifest>.ledger.db beside it
-    concurrency: int = 8
-    rate: float = 10.0
-    max_attempts: int = 6
-    max_training: int | None = None
-    wait_timeout: float = 1800.0
-    no_wait: bool = False
-    recreate: tuple[str, ...] = ()
-    only: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    adopt: bool = False
-    retry_failed: bool = False  # send definitive failures again (each costs a credit)
-    delete_replaced: bool = False  # delete the looks of replaced items once their replacements succeeded
-    include_adopted: bool = False  # ... even those adopted from the account rather than made by this ledger
-    replay_window: float = REPLAY_WINDOW  # older unanswered keys are looked up before re-sending
-    on_event: Reporter = silent  # called as on_event("item_succeeded", key=..., look_id=..., ...)
-    display: Display | None = None  # a live view of the run (the CLI's progress bar)
-    # Called with the result while the API (the sandbox, for sandbox runs) is still there: the CLI
-    # fetches the sandbox's preview images for the report this way.
-    on_finish: Callable[[RunResult], Awaitable[None]] | None = None
-    handle_signals: bool = False  # SIGINT/SIGTERM stop the run cleanly (the CLI sets it)
-    on_response: ResponseHook | None = None  # every answered request, for request logs (the CLI's -v)
-
-    def options(self) -> RunOptions:
-        return RunOptions(
-            concurrency=self.concurrency,
-            rate=self.rate,
-            max_attempts=self.max_attempts,
-            max_training=self.max_training,
-            wait_timeout=self.wait_timeout,
-            no_wait=self.no_wait,
-        )
-
-
-def settings(**changes: Any) -> RunSettings:
-    """RunSettings with `changes`; an unknown name is a TypeError naming it."""
-    return dataclasses.replace(RunSettings(), **changes)
-
-
-def _manifest(manifest: str | os.PathLike[str] | Manifest) -> Manifest:
+def _manifest(manifest: ManifestLike) -> Manifest:
     return manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
 
 
-def ledger_path(manifest: Manifest, ledger: str | os.PathLike[str] | None = None, *, sandbox: bool = False) -> Path:
+# -- what every command resolves the same way -----------------------------------------------------
+
+
+def ledger_path(
+    manifest: ManifestLike | None, ledger: str | os.PathLike[str] | None = None, *, sandbox: bool = False
+) -> Path:
+    """`ledger`, else BATCHAVATARS_LEDGER, else `<manifest>.ledger.db` beside the manifest
+    (`<manifest>.sandbox.ledger.db` for sandbox trials)."""
     chosen = ledger or os.environ.get("BATCHAVATARS_LEDGER")
-    return Path(chosen) if chosen else default_ledger_path(manifest.path, sandbox=sandbox)
+    if chosen:
+        return Path(chosen)
+    if manifest is None:
+        raise UsageError("which ledger? Fix: name the MANIFEST, or pass --ledger PATH (or set BATCHAVATARS_LEDGER)")
+    return default_ledger_path(_path_of(manifest), sandbox=sandbox)
 
 
-def plan(
-    manifest: str | os.PathLike[str] | Manifest,
-    *,
-    ledger: str | os.PathLike[str] | None = None,
-    only: tuple[str, ...] = (),
-    exclude: tuple[str, ...] = (),
-    recreate: tuple[str, ...] = (),
-    retry_failed: bool = False,
-    sandbox: bool = False,
-) -> Plan:
-    """What `run` would do against the ledger, without any API call."""
-    loaded = _manifest(manifest)
-    path = ledger_path(loaded, ledger, sandbox=sandbox)
-    records = {}
-    if path.exists():
-        book = Ledger(path, create=False, readonly=True)
-        try:
-            book.bind_manifest(loaded.path, default=path == default_ledger_path(loaded.path, sandbox=sandbox))
-            records = book.records()
-        finally:
-            book.close()
-    return build_plan(
-        loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude), retry_failed=retry_failed
-    )
+def _path_of(manifest: ManifestLike) -> Path:
+    return manifest.path if isinstance(manifest, Manifest) else Path(manifest)
 
 
-def run(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> RunResult:
-    """Run a manifest to the end (or to --wait-timeout) and return the result; blocks."""
-    return anyio.run(lambda: arun(manifest, **changes))
+def _is_default(manifest: ManifestLike, path: Path, sandbox: bool) -> bool:
+    """A ledger at its default place beside its manifest follows it when the folder moves."""
+    return path.resolve() == default_ledger_path(_path_of(manifest).resolve(), sandbox=sandbox)
 
 
-async def arun(manifest: str | os.PathLike[str] | Manifest, **changes: Any) -> RunResult:
-    """`run` for callers already in an event loop (asyncio or trio, through anyio)."""
-    chosen = settings(**changes)
-    loaded = _manifest(manifest)
-    path = ledger_path(loaded, chosen.ledger, sandbox=chosen.sandbox)
-    api_key = SANDBOX_KEY if chosen.sandbox else checked_key(chosen.api_key or api_key_from_env())
-    book = Ledger(path)
-    try:
-        with book.exclusive(), api_server(chosen) as url:
-            book.bind_manifest(loaded.path, default=path == default_ledger_path(loaded.path, sandbox=chosen.sandbox))
-            result = await _run(loaded, book, url, api_key, chosen)
-            result.ledger = path
-            if chosen.on_finish is not None:
-                await chosen.on_finish(result)
-    finally:
-        book.close()
-    return result
+def resolve_key(*, sandbox: bool, api_key: str | None = None) -> str:
+    """The key a command sends: the sandbox's own, the one given, else HEYGEN_API_KEY, else the
+    official CLI's credentials file."""
+    if sandbox:
+        return SANDBOX_KEY
+    return checked_key(api_key) if api_key else api_key_from_env()
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The one given, else HEYGEN_BASE_URL, else HeyGen's; an http(s) URL, or a usage error."""
+    url = base_url or os.environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(
+            f"base URL {url!r} is not an http(s) URL. Fix: pass --base-url https://api.heygen.com "
+            "(or set HEYGEN_BASE_URL)"
+        )
+    return url
 
 
 @contextlib.contextmanager
-def api_server(chosen: RunSettings) -> Iterator[str]:
-    if not chosen.sandbox:
-        yield chosen.base_url or os.environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL
+def api_server(*, sandbox: bool, base_url: str | None) -> Iterator[str]:
+    """The URL of the API a command talks to: HeyGen's (or the one given), or for `sandbox` the
+    built-in simulator, started on loopback for as long as the block lasts."""
+    if not sandbox:
+        yield resolve_base_url(base_url)
         return
-    from .sandbox import SandboxConfig, serve
+    from .sandbox import SandboxConfig, serve  # the simulator (starlette, uvicorn) loads only when asked for
 
     # Quick enough for a demo, slow enough to watch training and consent happen.
     with serve(SandboxConfig(training_seconds=1.5, consent_approval_seconds=3.0)) as handle:
         yield handle.url
 
 
-def origin_of(url: str) -> str:
-    """The API a ledger belongs to: scheme, host and port (a trailing slash or path is no matter)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def bind_ledger(book: Ledger, name: str, value: str, fix: str) -> None:
-    """A ledger holds the ids of one API and one account: running it against another would skip
-    everything and export ids that do not exist there."""
-    recorded = book.meta(name)
-    if recorded is None:
-        book.set_meta(name, value)
-    elif recorded != value:
-        raise LedgerError(f"{book.path}: made against {name} {recorded}, not {value}. Fix: {fix}")
-
-
-async def _account(client: HeyGenClient, requests: Requester) -> str | None:
-    """Who the key belongs to, where the API says (GET /v3/users/me); None where it does not."""
+@contextlib.contextmanager
+def _reading(path: Path, manifest: ManifestLike | None = None, *, sandbox: bool = False) -> Iterator[Ledger]:
+    """An existing ledger opened read-only (never changed, fine in a read-only folder); with a
+    manifest, refused when another manifest made it."""
+    book = Ledger(path, create=False, readonly=True)
     try:
-        me = await requests.call(client.get_me, what="account")
-    except Abandoned:
-        raise ServiceError(
-            f"cannot reach the API at {client.base_url}: nothing answered there. "
-            "Fix: check --base-url (or HEYGEN_BASE_URL) and the network; nothing was sent"
-        ) from None
-    except ItemFailed as failure:
-        if failure.code in ("unauthorized", "forbidden"):
-            raise AuthError(
-                f"the API key was refused ({failure.code}: {failure.message}). Fix: set HEYGEN_API_KEY"
-            ) from None
-        return None  # a server without the endpoint, or a passing fault: no binding this time
-    for field in ("username", "email"):
-        if isinstance(value := me.get(field), str) and value:
-            return value
-    return None
+        if manifest is not None:
+            book.bind_manifest(_path_of(manifest), default=_is_default(manifest, path, sandbox))
+        yield book
+    finally:
+        book.close()
 
 
-async def _prepare_ledger(
-    loaded: Manifest, book: Ledger, client: HeyGenClient, requests: Requester, chosen: RunSettings
-) -> dict[str, str]:
-    """Bind the ledger to its API and account, adopt (--adopt) and look up keys older than the
-    replay window. Returns the keys to hold back this run, with why."""
-    report = chosen.on_event
-    origin = SANDBOX_ORIGIN if chosen.sandbox else origin_of(client.base_url)
-    bind_ledger(
-        book, "base_url", origin, "pass --ledger PATH to keep a ledger per API (or use the base URL it was made with)"
-    )
-    account = await _account(client, requests)
-    if account is not None:
-        bind_ledger(book, "account", account, "use the key of that account, or --ledger PATH for this one")
-    from .adopt import adopt_existing
-
-    wanted = list(loaded.items)
-    if not chosen.adopt:
-        stale = set(stale_intents(book.records(), now=time.time(), window=chosen.replay_window))
-        wanted = [spec for spec in loaded.items if spec.key in stale]
-        if wanted:
-            report(
-                "note",
-                note=f"{len(wanted)} requests sent over {chosen.replay_window:g} s ago without a recorded answer: "
-                "looking them up on the account before sending anything again",
+def _existing_ledger(
+    manifest: str | os.PathLike[str] | None, ledger: str | os.PathLike[str] | None, sandbox: bool
+) -> Path:
+    """The ledger a reading command names, saying so when only the sandbox trial's exists."""
+    path = ledger_path(manifest, ledger, sandbox=sandbox)
+    if not sandbox and not path.exists() and manifest and not ledger:
+        trial = ledger_path(manifest, None, sandbox=True)
+        if trial.exists():
+            raise UsageError(
+                f"{path}: no ledger here yet, only the sandbox trial's. Fix: add --sandbox to read {trial}"
             )
-    if not wanted:
-        return {}
-    # keys of ours past the window: what is found was made by this ledger, not adopted from elsewhere
-    adopted, ambiguous = await adopt_existing(
-        wanted, book, client, requests, report, origin="adopted" if chosen.adopt else None
+    return path
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+
+def plan(
+    manifest: ManifestLike,
+    *,
+    ledger: str | os.PathLike[str] | None = None,
+    sandbox: bool = False,
+    only: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    recreate: tuple[str, ...] = (),
+    retry_failed: bool = False,
+) -> Plan:
+    """What `run` would do against the ledger, without any API call."""
+    loaded = _manifest(manifest)
+    path = ledger_path(loaded, ledger, sandbox=sandbox)
+    records: dict[str, Record] = {}
+    if path.exists():
+        with _reading(path, loaded, sandbox=sandbox) as book:
+            records = book.records()
+    return build_plan(
+        loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude), retry_failed=retry_failed
     )
-    report("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
-    if not chosen.adopt:
-        records = book.records()
-        items = ItemBook(book)
-        for spec in wanted:
-            if spec.key not in adopted and spec.key not in ambiguous:
-                items.expire_key(records[spec.key])  # not on the account: sent again, under a new key
-    return {key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()}
 
 
-async def _run(loaded: Manifest, book: Ledger, url: str, api_key: str, chosen: RunSettings) -> RunResult:
-    report = chosen.on_event
-    for note in loaded.notes:
-        report("note", note=note)
-    options = chosen.options()
-    connections = max(options.concurrency * 2, 16)
-    async with HeyGenClient(url, api_key, max_connections=connections, on_response=chosen.on_response) as client:
-        requests = Requester.alone(RetryPolicy(max_attempts=options.max_attempts), report)
-        held = await _prepare_ledger(loaded, book, client, requests, chosen)
-        the_plan = build_plan(
-            loaded.items,
-            book.records(),
-            recreate=chosen.recreate,
-            only=list(chosen.only),
-            exclude=list(chosen.exclude),
-            retry_failed=chosen.retry_failed,
+def check(
+    manifest: ManifestLike,
+    *,
+    ledger: str | os.PathLike[str] | None = None,
+    sandbox: bool = False,
+    only: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    base_url: str | None = None,
+    api_key: str | None = None,
+    credit_price: float = CREDIT_PRICE,
+) -> Preflight:
+    """Before a big batch: is the manifest usable, does the key work (GET /v3/users/me), and do
+    the account's credits cover the creations the plan needs? No avatar is made."""
+    url = None if sandbox else resolve_base_url(base_url)
+    the_plan = plan(manifest, ledger=ledger, sandbox=sandbox, only=only, exclude=exclude)
+    key = resolve_key(sandbox=sandbox, api_key=api_key)
+    with api_server(sandbox=sandbox, base_url=url) as served:
+        account = anyio.run(fetch_account, served, key)
+    needed = creations(the_plan)
+    return Preflight(items=len(the_plan.steps), creations=needed, credits_needed=needed * credit_price, account=account)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """A ledger as `status` reads it: where it is and its records."""
+
+    path: Path
+    records: list[Record]
+
+
+def status(
+    manifest: str | os.PathLike[str] | None = None,
+    *,
+    ledger: str | os.PathLike[str] | None = None,
+    sandbox: bool = False,
+) -> LedgerState:
+    """The ledger's records, read-only: counts, failures and consent links are theirs to tell."""
+    path = _existing_ledger(manifest, ledger, sandbox)
+    with _reading(path) as book:
+        return LedgerState(path, list(book.records().values()))
+
+
+def export(
+    out: TextIO,
+    manifest: str | os.PathLike[str] | None = None,
+    *,
+    ledger: str | os.PathLike[str] | None = None,
+    sandbox: bool = False,
+    format: str = "json",
+    history: bool = False,
+) -> int:
+    """Write the ledger's records (or, `history`, the looks of replaced and pruned items) to `out`
+    as json, jsonl or csv; returns how many."""
+    path = _existing_ledger(manifest, ledger, sandbox)
+    with _reading(path) as book:
+        if history:
+            return exporter.write_history(book.history(), format, out)
+        return exporter.write(list(book.records().values()), format, out)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The HTML report written, and what embedding the previews found (None: not asked)."""
+
+    path: Path
+    previews: Previews | None
+
+
+def report(
+    manifest: str | os.PathLike[str] | None = None,
+    *,
+    ledger: str | os.PathLike[str] | None = None,
+    sandbox: bool = False,
+    output: str | os.PathLike[str] | None = None,
+    embed_previews: bool = False,
+) -> Report:
+    """The HTML report of the ledger alone (no run figures), `<manifest>.report.html` beside it
+    unless `output`; `embed_previews` fetches each preview once and puts it in the file."""
+    path = ledger_path(manifest, ledger, sandbox=sandbox)
+    with _reading(path) as book:
+        records = list(book.records().values())
+    found = fetch_previews(records, default_previews_dir(path)) if embed_previews else None
+    target = str(output) if output else None
+    try:
+        written = write_report(
+            path, records, str(manifest or path), None, report_path=target, previews=found.uris if found else None
         )
-        for note in the_plan.notes:
-            report("note", note=note)
-        scheduler = Scheduler(the_plan, book, client, options, reporter=report, held=held)
-        left = the_plan.left_alone()
-        if left:
-            hint = " ".join(f"--replace {key}" for key in left[:10])
-            report("changed_left_alone", keys=left, hint=f"to make them again: {hint}")
-        view = chosen.display(scheduler.snapshot) if chosen.display else contextlib.nullcontext()
-        with view:
-            result = await scheduler.run(handle_signals=chosen.handle_signals)
-        result.left_alone = left
-        if chosen.delete_replaced:
-            await delete_replaced(book, client, requests, report, include_adopted=chosen.include_adopted)
-        return result
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report to {target or 'its default place beside the ledger'} "
+            f"({exc.strerror or exc}). Fix: pass -o FILE somewhere writable"
+        ) from None
+    return Report(written, found)
 
 
-async def delete_replaced(
-    book: Ledger, client: HeyGenClient, requests: Requester, report: Reporter, *, include_adopted: bool
-) -> list[str]:
-    """Delete the old looks of replaced items whose replacement succeeded. Only looks this ledger
-    made (unless include_adopted); a look already gone (404) counts as deleted."""
-    records = book.records()
-    deleted: list[str] = []
-    for row in book.history():
-        look_id, key = str(row["look_id"]), str(row["key"])
-        current = records.get(key)
-        if row["deleted_at"] or row["why"] == "pruned" or current is None or current.status != Status.SUCCEEDED:
-            continue
-        if current.look_id == look_id or (row["origin"] == "adopted" and not include_adopted):
-            continue
-        try:
-            await requests.call(partial(client.delete_look, look_id), what="delete", item=key)
-        except ItemFailed as failure:
-            report("request_failed", key=key, what="delete", error=f"{failure.code}: {failure.message}")
-            continue
-        book.mark_deleted(look_id)
-        deleted.append(look_id)
-        report("look_deleted", key=key, look_id=look_id, why="replaced")
-    return deleted
+async def aprune(
+    manifest: ManifestLike,
+    *,
+    yes: bool = False,
+    include_adopted: bool = False,
+    ledger: str | os.PathLike[str] | None = None,
+    sandbox: bool = False,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> Pruned:
+    """The looks of items no longer in the manifest: listed, and with `yes` deleted and forgotten.
+    Only what this ledger made (adopted looks only with `include_adopted`)."""
+    loaded = _manifest(manifest)
+    url = None if sandbox else resolve_base_url(base_url)
+    book = Ledger(ledger_path(loaded, ledger, sandbox=sandbox), create=False)
+    try:
+        found = apply.prune_candidates(loaded, book, include_adopted=include_adopted)
+        if not yes or not found.candidates:
+            return found
+        key = resolve_key(sandbox=sandbox, api_key=api_key)
+        with book.exclusive(), api_server(sandbox=sandbox, base_url=url) as served:
+            await apply.delete_pruned(book, served, key, RunSettings(sandbox=sandbox), found)
+    finally:
+        book.close()
+    return found
+
+
+def _blocking(fn: Callable[P, Awaitable[T]]) -> Callable[P, T]:
+    """The blocking twin of an async API function, with its signature."""
+
+    @functools.wraps(fn)
+    def blocking(*args: P.args, **kwargs: P.kwargs) -> T:
+        return anyio.run(functools.partial(fn, *args, **kwargs))
+
+    blocking.__doc__ = f"{fn.__name__}, blocking: {fn.__doc__}"
+    return blocking
+
+
+prune = _blocking(aprune)
+
+
+# -- run: its keywords are RunSettings' fields, with their types and defaults ---------------------
+
+
+def _takes_settings(
+    settings: Callable[P, RunSettings],
+) -> Callable[
+    [Callable[[ManifestLike, RunSettings], Awaitable[T]]], Callable[Concatenate[ManifestLike, P], Awaitable[T]]
+]:
+    """`arun(manifest, rate=5, ...)` for `arun(manifest, RunSettings(rate=5, ...))`: mypy checks
+    each keyword against RunSettings, and help() lists them with their defaults."""
+
+    def decorate(
+        fn: Callable[[ManifestLike, RunSettings], Awaitable[T]],
+    ) -> Callable[Concatenate[ManifestLike, P], Awaitable[T]]:
+        @functools.wraps(fn)
+        async def with_settings(manifest: ManifestLike, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            return await fn(manifest, settings(*args, **kwargs))
+
+        manifest = inspect.Parameter("manifest", inspect.Parameter.POSITIONAL_ONLY, annotation="ManifestLike")
+        signature = inspect.signature(settings)
+        with_settings.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[manifest, *signature.parameters.values()],
+            return_annotation=inspect.signature(fn).return_annotation,
+        )
+        return with_settings
+
+    return decorate
+
+
+@_takes_settings(RunSettings)
+async def arun(manifest: ManifestLike, settings: RunSettings) -> RunResult:
+    """Run a manifest to the end (or to `wait_timeout`) in the caller's event loop (asyncio or trio,
+    through anyio) and return the result. Keywords: the fields of RunSettings."""
+    url = None if settings.sandbox else resolve_base_url(settings.base_url)
+    loaded = _manifest(manifest)
+    path = ledger_path(loaded, settings.ledger, sandbox=settings.sandbox)
+    key = resolve_key(sandbox=settings.sandbox, api_key=settings.api_key)
+    book = Ledger(path)
+    try:
+        with book.exclusive(), api_server(sandbox=settings.sandbox, base_url=url) as served:
+            book.bind_manifest(loaded.path, default=_is_default(loaded, path, settings.sandbox))
+            result = await apply.run_plan(loaded, book, served, key, settings)
+            result.ledger = path
+            if settings.on_finish is not None:
+                await settings.on_finish(result)
+    finally:
+        book.close()
+    return result
+
+
+run = _blocking(arun)

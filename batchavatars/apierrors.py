@@ -1,7 +1,7 @@
-"""Kinds of failure of one API call, shaped for the retry policy to classify (see retry.py).
-
-Transport failures (no HTTP answer) are kept apart from HeyGen's answers: only the latter carry
-HeyGen's error code, and the ledger records which of the two ended an item.
+"""Kinds of failure of one API call: the one place an answer is classified (`classify`, by HTTP
+status, refined by the few codes whose meaning differs within a status). The tree says what kind
+of failure it is, and each kind says who spoke (`source`: whether HeyGen answered definitively,
+about the item or about the account); the retry policy (retry.py) says what to do about each kind.
 """
 
 from __future__ import annotations
@@ -9,10 +9,18 @@ from __future__ import annotations
 import email.utils
 import time
 from dataclasses import dataclass
+from typing import ClassVar
+
+from .records import ErrorSource
 
 
 class ApiError(Exception):
     """Anything an API call raised."""
+
+    code: str
+    message: str
+    # Who ended the attempt, as the ledger records it: only a definitive answer ends a key.
+    source: ClassVar[ErrorSource] = ErrorSource.TRANSPORT
 
 
 class TransportError(ApiError):
@@ -41,7 +49,7 @@ class HttpError(ApiError):
     """HeyGen answered with an error status and (usually) its envelope."""
 
     status: int
-    code: str
+    code: str  # HeyGen's code
     message: str
     request_id: str | None = None
     retry_after: float | None = None  # seconds, from Retry-After
@@ -55,6 +63,8 @@ class HttpError(ApiError):
 class Rejected(HttpError):
     """400/404/409-conflict/422: this item is wrong; retrying cannot help."""
 
+    source = ErrorSource.HEYGEN
+
 
 class NotFound(Rejected):
     """404, whatever its code (`not_found`, `avatar_not_found`, `resource_not_found` are all in use)."""
@@ -62,7 +72,8 @@ class NotFound(Rejected):
 
 class NotReady(HttpError):
     """The request is right but a resource it names is not ready yet (an asset still processing,
-    an uploaded object not visible yet): wait, then send it again."""
+    an uploaded object not visible yet): wait, then send it again. Like a 5xx, a 409 in progress or
+    a 429, it may have done the work (or not), so the same key must be sent again."""
 
 
 class InProgress(HttpError):
@@ -80,17 +91,24 @@ class ServerError(HttpError):
 class OutOfCredit(HttpError):
     """402: stop starting new work; what is in flight finishes."""
 
+    source = ErrorSource.ACCOUNT
+
 
 class AuthFailed(HttpError):
     """401/403: the key is rejected or the account tier lacks avatar creation; stop the run."""
+
+    source = ErrorSource.ACCOUNT
 
 
 # Codes that name a resource that will be ready soon, not a mistake in the request.
 NOT_READY_CODES = frozenset({"asset_not_available", "upload_not_found"})
 
 
-def error_for(status: int, code: str) -> type[HttpError]:
-    """Classified by HTTP status, refined by the few codes whose meaning differs within a status."""
+def classify(status: int, code: str, *, conflict_means_not_ready: bool = False) -> type[HttpError]:
+    """The kind of an error answer. `conflict_means_not_ready`: a route whose 409 says the resource
+    is not there yet (/complete: "uploaded object not found yet"), never that the item is wrong."""
+    if status == 409 and conflict_means_not_ready:
+        return NotReady
     if status == 409 and code == "request_in_progress":
         return InProgress
     if code in NOT_READY_CODES and status in (400, 404, 409):
@@ -99,10 +117,6 @@ def error_for(status: int, code: str) -> type[HttpError]:
         return Rejected  # this key may not touch *that* resource: the item's problem, not the run's
     if status == 404:
         return NotFound
-    return error_for_status(status)
-
-
-def error_for_status(status: int) -> type[HttpError]:
     if status == 429:
         return RateLimited
     if status in (401, 403):
@@ -112,6 +126,11 @@ def error_for_status(status: int) -> type[HttpError]:
     if status >= 500:
         return ServerError
     return Rejected
+
+
+def no_route(error: ApiError) -> bool:
+    """A 404 without HeyGen's error body: no API there (a wrong base URL or path), not a missing resource."""
+    return isinstance(error, NotFound) and error.code == f"http_{error.status}"
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -131,3 +150,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
+
+
+def describe(error: ApiError) -> str:
+    if isinstance(error, HttpError):
+        return f"HTTP {error.status} {error.code}: {error.message}"
+    return str(error)

@@ -1,6 +1,7 @@
-"""The command line. Parses options, wires manifest → plan → scheduler → ledger, and turns every
-error a user can act on into one clear message and a documented exit code (exitcodes.py). The
-commands live in `commands/`, one module per concern."""
+"""The command line: the `batchavatars` group and its commands. Each command (in `commands/`, one
+module per concern) parses its options, calls its function of the Python API (api.py) and shows
+the result; every error a user can act on becomes one clear message and a documented exit code
+(exitcodes.py)."""
 
 from __future__ import annotations
 

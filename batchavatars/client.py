@@ -8,7 +8,7 @@ of the httpx client and nowhere else.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,15 +18,15 @@ import httpx
 from .apierrors import (
     HttpError,
     NotFound,
-    NotReady,
     Rejected,
     RequestTimeout,
     ServerError,
     TransportError,
     Unreachable,
-    error_for,
+    classify,
     parse_retry_after,
 )
+from .events import ResponseHook
 
 DEFAULT_BASE_URL = "https://api.heygen.com"
 
@@ -72,11 +72,6 @@ class Created:
 class Page:
     items: list[dict[str, Any]]
     next_token: str | None
-
-
-# Request logging, kept apart from the request path: called as
-# on_response(method, route, HTTP status, milliseconds, request id) after each answered request.
-ResponseHook = Callable[[str, str, int, float, str | None], None]
 
 
 @dataclass(slots=True)
@@ -416,7 +411,7 @@ def _http_error(response: httpx.Response, *, complete: bool = False) -> HttpErro
         pass
     status = response.status_code
     code = str(envelope.get("code") or "") or f"http_{status}"
-    cls = NotReady if complete and status == 409 else error_for(status, code)
+    cls = classify(status, code, conflict_means_not_ready=complete)
     return cls(
         status=status,
         code=code,

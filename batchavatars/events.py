@@ -3,6 +3,7 @@ Reporter; logs, the progress display and tests subscribe. The core never formats
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -32,6 +33,11 @@ Event = Literal[
     "look_deleted",
     "run_stopping",
 ]
+
+
+# Request logging, kept apart from the request path: the client calls it as
+# on_response(method, route, HTTP status, milliseconds, request id) after each answered request.
+ResponseHook = Callable[[str, str, int, float, str | None], None]
 
 
 class Reporter(Protocol):

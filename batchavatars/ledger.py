@@ -24,7 +24,7 @@ from pathlib import Path
 from .errors import LedgerError
 from .records import RECORD_FIELDS, Record, from_column, to_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -88,6 +88,10 @@ _ADDED_COLUMNS = (
 )
 
 
+# What a schema-2 ledger recorded as HeyGen's definitive word that was a refusal of the account.
+_ACCOUNT_REFUSED = "error_source='heygen' AND error_code IN ('insufficient_credit', 'unauthorized', 'forbidden')"
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -147,8 +151,8 @@ class Ledger:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
                 if version < SCHEMA_VERSION:
-                    self._migrate()
-            self._check_columns()
+                    self._migrate(version)
+            self._check_columns(version)
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from None
         self._in_batch = False
@@ -251,27 +255,35 @@ class Ledger:
                 "Fix: move it aside and run with --adopt"
             )
 
-    def _migrate(self) -> None:
+    def _migrate(self, version: int) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
         for column in _ADDED_COLUMNS:
             if column not in have:
                 self._db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
-        # 0.1 called an item failed when retries ran out on a 5xx, 409 or 429 or without an answer;
-        # its key may have done the work, so it must be sent again as it was, not under a new key.
-        self._db.execute(
-            "UPDATE items SET status='unanswered', error_source='transport' "
-            "WHERE status='failed' AND idempotency_key IS NOT NULL AND (error_source='transport' "
-            "OR error_code LIKE 'http_5%' OR error_code IN ('internal_error', 'server_error', "
-            "'rate_limit_exceeded', 'request_in_progress', 'timeout', 'transport_error'))"
-        )
+        if version < 2:
+            # 0.1 called an item failed when retries ran out on a 5xx, 409 or 429 or without an answer;
+            # its key may have done the work, so it must be sent again as it was, not under a new key.
+            self._db.execute(
+                "UPDATE items SET status='unanswered', error_source='transport' "
+                "WHERE status='failed' AND idempotency_key IS NOT NULL AND (error_source='transport' "
+                "OR error_code LIKE 'http_5%' OR error_code IN ('internal_error', 'server_error', "
+                "'rate_limit_exceeded', 'request_in_progress', 'timeout', 'transport_error'))"
+            )
+        # Schema 3 records a refusal of the account (401, 402, 403) as such, not as HeyGen's word on the item.
+        self._db.execute(f"UPDATE items SET error_source='account' WHERE {_ACCOUNT_REFUSED}")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-    def _check_columns(self) -> None:
+    def _check_columns(self, version: int) -> None:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
         missing = set(RECORD_FIELDS) - have
         if self.readonly:  # an older ledger read as it is: the columns added since read as NULL
             missing -= set(_ADDED_COLUMNS)
-            self._select = ", ".join(f if f in have else f"NULL AS {f}" for f in RECORD_FIELDS)
+            columns = {f: f if f in have else f"NULL AS {f}" for f in RECORD_FIELDS}
+            if version < 3:
+                columns["error_source"] = (
+                    f"CASE WHEN {_ACCOUNT_REFUSED} THEN 'account' ELSE error_source END AS error_source"
+                )
+            self._select = ", ".join(columns.values())
         if missing:
             raise LedgerError(
                 f"{self.path}: ledger table lacks {sorted(missing)}; corrupt. Fix: move it aside and run with --adopt"

@@ -33,10 +33,10 @@ class Step:
     need: Need | None  # what it needs of spec.parent (None: no parent in the manifest)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
-    """The DAG of a run: selected items in manifest order, their edges and priorities. Immutable
-    once built; the scheduler reads it and never changes it."""
+    """The DAG of a run: selected items in manifest order, their edges and priorities. Frozen once
+    built (its dicts are only read): the scheduler keeps each item's state in its own nodes."""
 
     steps: dict[str, Step]  # manifest order, selected items only
     children: dict[str, list[str]]  # parent key -> dependent keys (selected only)
@@ -107,15 +107,12 @@ def action_for(spec: ItemSpec, record: Record | None, recreate: bool, retry_fail
     return "create", f"was {record.status}"
 
 
-# Refusals about the account, not the item: once the account is put right, trying again is right.
-ACCOUNT_REFUSALS = frozenset({"insufficient_credit", "unauthorized", "forbidden"})
-
-
 def _after_failure(record: Record, *, changed: bool, retry_failed: bool) -> tuple[Action, str]:
     """A definitive failure costs a credit each time it is tried: tried again only when the item
-    changed or the user asks. Failures that never reached HeyGen are simply retried."""
+    changed or the user asks. Failures that never reached HeyGen, and refusals of the account
+    (once it is put right, trying again is right), are simply retried."""
     code = record.error_code or "error"
-    if record.error_source != ErrorSource.HEYGEN or changed or code in ACCOUNT_REFUSALS:
+    if record.error_source != ErrorSource.HEYGEN or changed:
         return "retry", f"failed before ({code})" + ("; changed since" if changed else "")
     if retry_failed:
         return "retry", f"failed before ({code}); --retry-failed asked for one more try"

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .apierrors import ApiError, HttpError
+from .apierrors import ApiError, AuthFailed, HttpError
 from .client import HeyGenClient
 from .errors import AuthError, UsageError
+from .exitcodes import ExitCode
 from .planner import Plan
 
 # The plan's actions that send a creation (a retry may replay an earlier one for free: counted anyway).
@@ -22,6 +23,25 @@ class Account:
     billing_type: str
     remaining: float | None  # in credits; None when the account does not say it in credits
     balance: str  # how the account states its balance, for people
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    """What `check` found: the plan's size and creations, their cost, and the account."""
+
+    items: int
+    creations: int
+    credits_needed: float
+    account: Account
+
+    @property
+    def enough(self) -> bool:
+        """The credits cover the creations (or the account does not state them in credits)."""
+        return self.account.remaining is None or self.account.remaining >= self.credits_needed
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.enough else ExitCode.ITEMS_FAILED
 
 
 def amount(value: float) -> str:
@@ -97,12 +117,12 @@ async def fetch_account(url: str, api_key: str) -> Account:
     async with HeyGenClient(url, api_key) as client:
         try:
             me = await client.get_me()
+        except AuthFailed as error:
+            raise AuthError(
+                f"the API key was refused ({error.status} {error.code}: {error.message}). "
+                "Fix: set HEYGEN_API_KEY to a valid key of an account with API access"
+            ) from None
         except HttpError as error:
-            if error.status in (401, 403):
-                raise AuthError(
-                    f"the API key was refused ({error.status} {error.code}: {error.message}). "
-                    "Fix: set HEYGEN_API_KEY to a valid key of an account with API access"
-                ) from None
             raise UsageError(
                 f"{url}: GET /v3/users/me answered {error.status} {error.code}. Fix: check --base-url "
                 "(or HEYGEN_BASE_URL) names the HeyGen API"

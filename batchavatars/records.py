@@ -1,12 +1,16 @@
-"""The ledger's vocabulary, with no I/O: an item's status, why it failed, why a run stopped, and
-the Record the ledger keeps per manifest item. SQLite stores each enum as its text, so a ledger
-reads the same whichever side of this module wrote it."""
+"""The ledger's vocabulary, with no I/O: an item's status, why it failed, the Record the ledger
+keeps per manifest item, and how a run ended (why it stopped, its RunResult). SQLite stores each
+enum as its text, so a ledger reads the same whichever side of this module wrote it."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from .exitcodes import ExitCode
 
 
 class Status(StrEnum):
@@ -31,10 +35,15 @@ SENT = frozenset({Status.CREATING, Status.UNANSWERED})
 class ErrorSource(StrEnum):
     """Who ended an attempt: decides whether the same Idempotency-Key is used again."""
 
-    HEYGEN = "heygen"  # HeyGen answered definitively (a 4xx, or training failed)
+    HEYGEN = "heygen"  # HeyGen answered definitively about the item (a 4xx, or training failed)
+    ACCOUNT = "account"  # HeyGen refused the account (401, 402, 403): tried again once it is put right
     TRANSPORT = "transport"  # no definitive answer (5xx, timeout, dropped connection, 409/429 retries ran out)
     BLOCKED = "blocked"  # a parent failed
     LOCAL = "local"  # a local file vanished, an ambiguous adoption: nothing reached HeyGen
+
+
+# HeyGen answered: a replay of this key would return the same answer, so a new attempt takes a new key.
+DEFINITIVE = frozenset({ErrorSource.HEYGEN, ErrorSource.ACCOUNT})
 
 
 class StopReason(StrEnum):
@@ -101,9 +110,9 @@ def from_column(name: str, value: object) -> object:
     return value
 
 
-def look_details(look: dict[str, object]) -> dict[str, object]:
+def look_details(look: dict[str, Any]) -> dict[str, Any]:
     """The fields of a HeyGen look worth keeping, where the answer carries them."""
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     if isinstance(url := look.get("preview_image_url"), str) and url:
         out["preview_image_url"] = url
     engines = look.get("supported_api_engines")
@@ -113,3 +122,22 @@ def look_details(look: dict[str, object]) -> dict[str, object]:
         if isinstance(value := look.get(name), str) and value:
             out[name] = value
     return out
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a run ended: counts by status, the exit code it maps to, and what it cost."""
+
+    counts: dict[str, int]
+    exit_code: ExitCode
+    stopped: StopReason | None  # why the run ended early
+    stop_message: str | None
+    elapsed: float
+    requests: int
+    rate_limited: int
+    creations: int
+    uploads: int
+    consent_requests: int
+    records: list[Record] = field(default_factory=list)
+    ledger: Path | None = None  # where the records are kept (set by the API)
+    left_alone: list[str] = field(default_factory=list)  # changed items this run did not touch (--replace)

@@ -1,9 +1,10 @@
-"""Every request of a run, under the shared limits and the retry policy.
+"""The request layer: every request, under the shared limits and the retry policy.
 
 One Requester owns the rate meter (every request), the training gate (creations) and the retry
-policy (retry.py decides; this obeys). What a request ends in is one of three things: a result,
-ItemFailed (the policy gave up on this item: its code, message and who said so), or Abandoned
-(the run is stopping: leave the item as the ledger has it, resumable).
+policy (retry.py decides; this obeys). The scheduler, uploads, adoption, prune and the account
+look-up all send through it. What a request ends in is one of three things: a result, ItemFailed
+(the policy gave up on this item: its code, message and who said so), or Abandoned (the run is
+stopping: leave the item as the ledger has it, resumable).
 """
 
 from __future__ import annotations
@@ -14,17 +15,7 @@ from typing import Protocol, TypeVar
 
 import anyio
 
-from .apierrors import (
-    ApiError,
-    HttpError,
-    InProgress,
-    NotFound,
-    NotReady,
-    RateLimited,
-    ServerError,
-    TransportError,
-    Unreachable,
-)
+from .apierrors import ApiError, HttpError, Unreachable, describe, no_route
 from .events import Reporter
 from .meter import Meter, Slot, TrainingGate, Unlimited
 from .records import ErrorSource, StopReason
@@ -45,11 +36,28 @@ class ItemFailed(Exception):
         status: int | None = None,
         param: str | None = None,
         doc_url: str | None = None,
+        error: ApiError | None = None,
     ) -> None:
         super().__init__(message)
         self.code, self.message, self.source = code, message, source
         self.status = status  # the HTTP status, where HeyGen answered: 404s are told apart by it, not by code
         self.param, self.doc_url = param, doc_url
+        self.error = error  # the answer it came from, if any: its kind (apierrors.py) says what it means
+
+    @classmethod
+    def of(cls, error: ApiError) -> ItemFailed:
+        """The policy gave up on `error`; its kind says who spoke."""
+        if isinstance(error, HttpError):
+            return cls(
+                error.code,
+                error.message,
+                error.source,
+                status=error.status,
+                param=error.param,
+                doc_url=error.doc_url,
+                error=error,
+            )
+        return cls(error.code, error.message, error.source, error=error)
 
     @property
     def envelope(self) -> dict[str, str | None]:
@@ -190,32 +198,11 @@ class Requester:
             self._control.stop(StopReason.AUTH, describe(error))
         if decision.verdict is Verdict.STOP_NEW_WORK:
             self._control.stop(StopReason.CREDIT, f"{describe(error)}: out of credits, no new work started")
-        raise failure_of(error) from None
+        raise ItemFailed.of(error) from None
 
 
 DEAD_AFTER = 3  # attempts in a row that never reached an API before the run stops as unreachable
 
 
 def _dead(error: ApiError) -> bool:
-    """No API there: no connection, or a 404 without HeyGen's error body (a wrong base URL or path)."""
-    return isinstance(error, Unreachable) or (isinstance(error, NotFound) and error.code == "http_404")
-
-
-def failure_of(error: ApiError) -> ItemFailed:
-    """Only a definitive answer is HeyGen's word: a 5xx, a 409 in progress or a 429 may have
-    done the work (or not), like a lost answer, so the same key must be sent again."""
-    if isinstance(error, ServerError | InProgress | RateLimited | NotReady):
-        return ItemFailed(error.code, error.message, ErrorSource.TRANSPORT, status=error.status)
-    if isinstance(error, HttpError):
-        return ItemFailed(
-            error.code, error.message, ErrorSource.HEYGEN, status=error.status, param=error.param, doc_url=error.doc_url
-        )
-    if isinstance(error, TransportError):
-        return ItemFailed(error.code, error.message, ErrorSource.TRANSPORT)
-    return ItemFailed("error", str(error), ErrorSource.TRANSPORT)
-
-
-def describe(error: ApiError) -> str:
-    if isinstance(error, HttpError):
-        return f"HTTP {error.status} {error.code}: {error.message}"
-    return str(error)
+    return isinstance(error, Unreachable) or no_route(error)

@@ -1,5 +1,6 @@
-"""What to retry and how long to wait, as data. The one place a 429, a 5xx, a timeout or a 409 is
-classified; the scheduler asks `decide()` and obeys.
+"""What to retry and how long to wait, as data: the one policy. The kind of failure comes from
+apierrors.py (which classifies every answer once); this says what to do about each kind, and the
+request layer (requester.py) asks `decide()` and obeys.
 
 - 429: wait Retry-After (seconds or HTTP date), and tell the rate meter so every worker slows down.
 - 409 request_in_progress: the same Idempotency-Key is still being processed: wait, same key.

@@ -14,7 +14,7 @@ import hashlib
 import re
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -23,9 +23,7 @@ from .client import CHUNK, MULTIPART_LIMIT, HeyGenClient
 from .ledger import Ledger
 from .payload import KEY_PREFIX
 from .records import ErrorSource
-
-if TYPE_CHECKING:
-    from .requester import Requester
+from .requester import ItemFailed, Requester
 
 TICKETS = 3  # a refused upload URL is replaced this many times at most
 READY_POLL = (0.5, 1.5, 5.0)  # first wait, factor, longest wait while an asset is processing
@@ -72,8 +70,6 @@ class AssetStore:
         return await self._requests.call(upload, what=f"upload {file.name}")
 
     async def _direct(self, file: Path, sha: str, size: int) -> str:
-        from .requester import ItemFailed
-
         last: ItemFailed | None = None
         for n in range(TICKETS):
             key = _key(sha, n)
@@ -105,8 +101,6 @@ class AssetStore:
         raise ItemFailed(last.code, f"{file}: the upload URL refused the file {TICKETS} times", ErrorSource.TRANSPORT)
 
     async def _completes(self, asset: str, sha: str, key: str) -> bool:
-        from .requester import ItemFailed
-
         try:
             await self._requests.call(partial(self._client.complete_upload, asset, sha, key), what="complete")
         except ItemFailed:
@@ -115,8 +109,6 @@ class AssetStore:
 
     async def _ready(self, asset: str, file: Path) -> None:
         """Wait until HeyGen has processed the asset: a create with an asset still processing is refused."""
-        from .requester import ItemFailed
-
         wait, factor, longest = READY_POLL
         waited = 0.0
         while True:
@@ -152,8 +144,6 @@ def _key(sha: str, ticket: int) -> str:
 
 def _check_size(file: Path, size: int, max_bytes: object) -> None:
     """Fail before a byte is sent: the ticket's cap is the cap for this upload."""
-    from .requester import ItemFailed
-
     if isinstance(max_bytes, int) and not isinstance(max_bytes, bool) and size > max_bytes:
         raise ItemFailed(
             "file_too_large",

@@ -80,19 +80,20 @@ class Stage:
 async def _run_batchavatars(
     items: list[Any], url: str, rate: float, workdir: Path, stages: dict[str, Stage]
 ) -> dict[str, Any]:
-    """What `batchavatars run` does after loading the manifest (batchavatars/runner.py), with the
+    """What `batchavatars run` does after loading the manifest (batchavatars/apply.py), with the
     options a user would give: --rate = the documented limit, --concurrency 16, defaults otherwise."""
     from batchavatars.client import HeyGenClient
     from batchavatars.ledger import Ledger
     from batchavatars.planner import build_plan
-    from batchavatars.scheduler import RunOptions, Scheduler
+    from batchavatars.scheduler import Scheduler
+    from batchavatars.settings import RunSettings
 
     book = Ledger(workdir / "bench.ledger.db")
     try:
         with book.exclusive():
             with Stage() as stages["plan"]:
                 plan = build_plan(items, book.records())
-            options = RunOptions(concurrency=CONCURRENCY, rate=rate)
+            options = RunSettings(concurrency=CONCURRENCY, rate=rate)
             async with HeyGenClient(url, BENCH_KEY, max_connections=max(options.concurrency * 2, 16)) as client:
                 with Stage() as stages["run"]:
                     result = await Scheduler(plan, book, client, options).run()

@@ -8,7 +8,9 @@ from typing import Any
 from batchavatars.client import HeyGenClient, Timeouts
 from batchavatars.ledger import Ledger
 from batchavatars.planner import build_plan
-from batchavatars.scheduler import RunOptions, RunResult, Scheduler
+from batchavatars.records import RunResult
+from batchavatars.scheduler import Scheduler
+from batchavatars.settings import RunSettings
 
 FAST = dict(rate=0, concurrency=8, poll_min=0.05, poll_max=0.3, seed=1)
 
@@ -29,14 +31,9 @@ async def run_items(
     try:
         plan = build_plan(items, book.records(), recreate=recreate)
         async with HeyGenClient(url, key, timeouts=timeouts or Timeouts()) as client:
-            reporter = (lambda event, **fields: events.append((event, fields))) if events is not None else None
-            scheduler = Scheduler(
-                plan,
-                book,
-                client,
-                RunOptions(**opts),
-                **({"reporter": reporter} if reporter else {}),
-            )
+            if events is not None:
+                opts["on_event"] = lambda event, **fields: events.append((event, fields))
+            scheduler = Scheduler(plan, book, client, RunSettings(**opts))
             return await scheduler.run()
     finally:
         book.close()

@@ -3,7 +3,10 @@ sandbox, a typed result and events to a callback, nothing printed."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +64,31 @@ async def test_arun_runs_in_the_callers_event_loop(manifest, tmp_path):
 def test_an_unknown_setting_is_named(manifest):
     with pytest.raises(TypeError, match="concurency"):
         batchavatars.run(manifest, concurency=4)
+
+
+def test_run_names_every_setting_with_its_default_and_plan_its_own_options():
+    from dataclasses import fields
+
+    run = inspect.signature(batchavatars.run).parameters
+    assert [*run] == ["manifest", *(f.name for f in fields(batchavatars.RunSettings))]
+    assert run["concurrency"].default == batchavatars.RunSettings().concurrency
+    assert [*inspect.signature(batchavatars.plan).parameters][:2] == ["manifest", "ledger"]
+
+
+@pytest.mark.slow
+def test_a_misspelt_setting_is_caught_by_mypy_before_it_runs(tmp_path):
+    snippet = tmp_path / "job.py"
+    snippet.write_text(
+        'import batchavatars\n\nbatchavatars.run("team.yaml", concurency=4)\nbatchavatars.run("team.yaml", rate=5)\n'
+    )
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(snippet)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert 'job.py:3: error: Unexpected keyword argument "concurency"' in checked.stdout, checked.stdout
+    assert "job.py:4" not in checked.stdout
 
 
 def test_the_public_names_all_resolve():

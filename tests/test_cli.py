@@ -206,13 +206,14 @@ async def test_a_server_answering_nonsense_fails_items_instead_of_crashing(tmp_p
     from batchavatars.client import HeyGenClient
     from batchavatars.ledger import Ledger
     from batchavatars.planner import build_plan
-    from batchavatars.scheduler import RunOptions, Scheduler
+    from batchavatars.scheduler import Scheduler
+    from batchavatars.settings import RunSettings
 
     from .specs import avatar
 
     book = Ledger(tmp_path / "l.db")
     async with HeyGenClient("http://test", "k", transport=httpx.ASGITransport(app=_malformed_server)) as client:
-        scheduler = Scheduler(build_plan([avatar("a")], {}), book, client, RunOptions(rate=0, max_attempts=2, seed=1))
+        scheduler = Scheduler(build_plan([avatar("a")], {}), book, client, RunSettings(rate=0, max_attempts=2, seed=1))
         result = await scheduler.run()
     # A 200 means the work may be done: never a new key, the same request next run.
     assert result.counts == {"unanswered": 1} and result.exit_code == 1

@@ -131,3 +131,33 @@ def test_a_ledger_of_the_first_schema_opens_and_keeps_its_records(tmp_path):
     book.update(record, supported_api_engines=["avatar_iv", "avatar_v"])
     book.close()
     assert Ledger(path).records()["ava"].supported_api_engines == ["avatar_iv", "avatar_v"]
+
+
+def test_a_refusal_of_the_account_in_a_schema_2_ledger_is_retried_once_the_account_is_right(tmp_path):
+    """Schema 2 recorded a 402 as HeyGen's word on the item; read as it is (plan) or migrated (run),
+    it is the account's refusal: the next run tries again, while a refused item stays refused."""
+    import sqlite3
+
+    from batchavatars.planner import build_plan
+
+    from .specs import avatar
+
+    path = tmp_path / "two.ledger.db"
+    book = Ledger(path)
+    for key, code in (("ava", "insufficient_credit"), ("bob", "invalid_parameter")):
+        spec = avatar(key)
+        rec = Record(key, "avatar", "photo", spec.name, None, "failed", spec.spec_hash, error_code=code)
+        rec.error_source = "heygen"
+        book.put(rec)
+    book.close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    specs = [avatar("ava"), avatar("bob")]
+    readonly = Ledger(path, create=False, readonly=True)
+    actions = {k: s.action for k, s in build_plan(specs, readonly.records()).steps.items()}
+    readonly.close()
+    assert actions == {"ava": "retry", "bob": "skip"}
+    migrated = Ledger(path).records()
+    assert (migrated["ava"].error_source, migrated["bob"].error_source) == ("account", "heygen")

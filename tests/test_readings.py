@@ -166,9 +166,8 @@ async def test_a_ticket_whose_max_bytes_is_under_the_file_fails_it_before_a_byte
     from batchavatars.client import HeyGenClient
     from batchavatars.events import silent
     from batchavatars.ledger import Ledger
-    from batchavatars.requester import Requester
+    from batchavatars.requester import ItemFailed, Requester
     from batchavatars.retry import RetryPolicy
-    from batchavatars.scheduler import ItemFailed
     from batchavatars.uploads import AssetStore
 
     seen: list[str] = []

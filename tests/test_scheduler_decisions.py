@@ -3,11 +3,13 @@ readiness and blocking, and poll timing. No server, no disk, no clock."""
 
 import pytest
 
+from batchavatars.lifecycle import TRANSITIONS, IllegalTransition, new_record, next_status
+from batchavatars.lifecycle import Transition as Event
 from batchavatars.planner import build_plan
 from batchavatars.records import ErrorSource, Record, Status
 from batchavatars.scheduler._graph import Graph, Node, ReadyQueue
-from batchavatars.scheduler._reconcile import new_record, reset_changes, starting_phase
-from batchavatars.scheduler._state import EVENTS, Event, IllegalTransition, Phase, next_status
+from batchavatars.scheduler._phase import Phase
+from batchavatars.scheduler._reconcile import reset_changes, starting_phase
 from batchavatars.scheduler._timing import POLL_FLOOR, PollTiming, TrainingClock, choose_poll
 
 from .specs import avatar, look
@@ -54,7 +56,7 @@ def test_impossible_moves_are_refused(status, event):
 
 
 def test_every_event_leads_somewhere_and_every_status_can_be_reset():
-    assert set(EVENTS) == set(Event)
+    assert set(TRANSITIONS) == set(Event)
     assert all(next_status(s, Event.RESET) is Status.PENDING for s in Status)
 
 
@@ -110,7 +112,7 @@ def test_training_items_start_watched_and_new_ones_waiting():
     rec = record("ava", Status.TRAINING, look_id="look_1")
     plan_steps = steps([rec])
     assert starting_phase(plan_steps["ava"], rec) is Phase.WATCH
-    assert starting_phase(plan_steps["sam"], new_record(plan_steps["sam"])) is Phase.WAITING
+    assert starting_phase(plan_steps["sam"], new_record(plan_steps["sam"].spec)) is Phase.WAITING
 
 
 # -- readiness and blocking ------------------------------------------------------------------------
@@ -119,7 +121,7 @@ def test_training_items_start_watched_and_new_ones_waiting():
 def graph(records=()):
     plan = build_plan(ITEMS, {r.key: r for r in records})
     by_key = {r.key: r for r in records}
-    nodes = {k: Node(s, by_key.get(k) or new_record(s), i) for i, (k, s) in enumerate(plan.steps.items())}
+    nodes = {k: Node(s, by_key.get(k) or new_record(s.spec), i) for i, (k, s) in enumerate(plan.steps.items())}
     return plan, Graph(plan, nodes)
 
 

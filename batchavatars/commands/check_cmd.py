@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 import click
 
 from ..exitcodes import ExitCode
-from .common import base_url_option, check_base_url, exclude_option, ledger_option, load, only_option, user_errors
-from .common import ledger_path as find_ledger
-from .ledger_cmds import plan_records
+from ..settings import CREDIT_PRICE
+from .common import base_url_option, exclude_option, ledger_option, only_option, user_errors
 
 if TYPE_CHECKING:
-    from ..preflight import Account
+    from ..preflight import Preflight
 
 
 @click.command()
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 @click.option(
     "--credit-price",
     type=click.FloatRange(0),
-    default=1.0,
+    default=CREDIT_PRICE,
     show_default=True,
     help="Credits one creation costs.",
 )
@@ -50,58 +49,47 @@ def check(
     \b
     Example:  HEYGEN_API_KEY=... batchavatars check team.yaml
     """
-    import anyio  # the network stack loads only when the command runs: `--help` stays quick
-
-    from ..api import SANDBOX_KEY
-    from ..client import DEFAULT_BASE_URL
-    from ..credentials import api_key_from_env
-    from ..planner import build_plan
-    from ..preflight import creations, fetch_account
+    from .. import api  # the network stack loads only when the command runs: `--help` stays quick
 
     with user_errors():
-        url = None if sandbox else check_base_url(base_url or DEFAULT_BASE_URL)
-        loaded = load(manifest)
-        path = find_ledger(loaded.path, ledger, sandbox)
-        the_plan = build_plan(
-            loaded.items, plan_records(loaded.path, path, sandbox), only=list(only), exclude=list(exclude)
+        found = api.check(
+            manifest,
+            ledger=ledger,
+            sandbox=sandbox,
+            only=only,
+            exclude=exclude,
+            base_url=base_url,
+            credit_price=credit_price,
         )
-        needed = creations(the_plan)
-        if url is None:
-            from ..sandbox import SandboxConfig, serve
-
-            with serve(SandboxConfig()) as handle:
-                account = anyio.run(fetch_account, handle.url, SANDBOX_KEY)
-        else:
-            account = anyio.run(fetch_account, url, api_key_from_env())
-        code = _verdict(manifest, len(the_plan.steps), needed, needed * credit_price, account, as_json)
+        code = _verdict(manifest, found, as_json)
     sys.exit(int(code))
 
 
-def _verdict(manifest: str, items: int, needed: int, cost: float, account: Account, as_json: bool) -> ExitCode:
+def _verdict(manifest: str, found: Preflight, as_json: bool) -> ExitCode:
     from ..presentation.summary import plural
 
-    short = account.remaining is not None and account.remaining < cost
-    code = ExitCode.ITEMS_FAILED if short else ExitCode.OK
+    account, cost = found.account, found.credits_needed
     if as_json:
         document = {
             "manifest": manifest,
-            "items": items,
-            "creations": needed,
+            "items": found.items,
+            "creations": found.creations,
             "credits_needed": cost,
             "account": account.who,
             "billing_type": account.billing_type,
             "credits_remaining": account.remaining,
             "balance": account.balance,
-            "enough": not short,
-            "exit_code": int(code),
+            "enough": found.enough,
+            "exit_code": int(found.exit_code),
         }
         click.echo(json.dumps(document, indent=2))
-        return code
+        return found.exit_code
     click.echo(
-        f"{manifest}: ok, {plural(items, 'item')}; the plan makes {plural(needed, 'creation')} ≈ {plural_credits(cost)}"
+        f"{manifest}: ok, {plural(found.items, 'item')}; the plan makes {plural(found.creations, 'creation')} "
+        f"≈ {plural_credits(cost)}"
     )
     click.echo(f"account: {account.who}; {account.billing_type}: {account.balance}")
-    if short:
+    if not found.enough:
         click.echo(
             f"not enough credits: {plural_credits(cost)} needed, {account.balance}. Fix: top up the HeyGen account, "
             "or run part of the manifest (--only / --exclude)"
@@ -110,7 +98,7 @@ def _verdict(manifest: str, items: int, needed: int, cost: float, account: Accou
         click.echo("credits: the account does not state them in credits; check its balance on HeyGen")
     else:
         click.echo("ok: the key works and the credits cover the run")
-    return code
+    return found.exit_code
 
 
 def plural_credits(cost: float) -> str:

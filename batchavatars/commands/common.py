@@ -1,5 +1,5 @@
-"""What every command shares: turning errors into one line and an exit code, finding the ledger,
-checking output paths before any work, and consoles that never wrap or choke off a terminal."""
+"""What every command shares: turning errors into one line and an exit code, checking output paths
+before any work, consoles that never wrap or choke off a terminal, and the options several take."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import click
 from rich.console import Console
 
 from ..errors import BatchAvatarsError, UsageError
 from ..exitcodes import ExitCode
-from ..ledger import Ledger, default_ledger_path
-from ..records import Record
 
 if TYPE_CHECKING:
     from ..manifest.load import Manifest
@@ -127,41 +124,6 @@ def check_output(option: str, path: str | None, *, makes_folders: bool = False) 
     raise UsageError(f"{option} {path}: {problem}. Fix: name a file in a folder that exists and you can write to")
 
 
-def ledger_path(manifest: Path | None, ledger: str | None, sandbox: bool = False) -> Path:
-    chosen = ledger or os.environ.get("BATCHAVATARS_LEDGER")
-    if chosen:
-        return Path(chosen)
-    if manifest is None:
-        raise UsageError("which ledger? Fix: name the MANIFEST, or pass --ledger PATH (or set BATCHAVATARS_LEDGER)")
-    return default_ledger_path(manifest.resolve(), sandbox=sandbox)
-
-
-def read_ledger(manifest: str | None, ledger: str | None, sandbox: bool = False) -> tuple[Path, list[Record]]:
-    """The records of an existing ledger, for the commands that only read it (opened read-only)."""
-    path = ledger_path(Path(manifest) if manifest else None, ledger, sandbox)
-    if not sandbox and not path.exists() and manifest and not ledger:
-        trial = ledger_path(Path(manifest), None, sandbox=True)
-        if trial.exists():
-            raise UsageError(
-                f"{path}: no ledger here yet, only the sandbox trial's. Fix: add --sandbox to read {trial}"
-            )
-    book = Ledger(path, create=False, readonly=True)
-    try:
-        return path, list(book.records().values())
-    finally:
-        book.close()
-
-
-def check_base_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise UsageError(
-            f"base URL {url!r} is not an http(s) URL. Fix: pass --base-url https://api.heygen.com "
-            "(or set HEYGEN_BASE_URL)"
-        )
-    return url
-
-
 def load(manifest: str) -> Manifest:
     from ..manifest import load_manifest
 
@@ -183,7 +145,6 @@ OUT_FILE = click.Path(dir_okay=False)
 exclude_option = click.option("--exclude", multiple=True, metavar="KEY_OR_GLOB", help="Leave these out. Repeatable.")
 base_url_option = click.option(
     "--base-url",
-    envvar="HEYGEN_BASE_URL",
     metavar="URL",
     help="API base URL (env HEYGEN_BASE_URL; default https://api.heygen.com).",
 )

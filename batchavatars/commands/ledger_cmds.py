@@ -1,17 +1,15 @@
-"""The commands that only read the ledger: plan, status, export, report. Each opens it read-only,
-so they work on a ledger in a read-only folder and can never change one."""
+"""The commands that only read the ledger: plan, status, export, report, each over its function of
+the Python API (api.py), which opens the ledger read-only: they work on a ledger in a read-only
+folder and can never change one."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from ..ledger import Ledger, default_ledger_path
-from ..records import Record
 from .common import (
     OUT_FILE,
     check_output,
@@ -20,13 +18,11 @@ from .common import (
     ledger_option,
     load,
     only_option,
-    read_ledger,
     replace_option,
     sandbox_ledger_option,
     say,
     user_errors,
 )
-from .common import ledger_path as find_ledger
 
 if TYPE_CHECKING:
     from ..planner import Plan
@@ -34,18 +30,6 @@ if TYPE_CHECKING:
 # Above this many items, or off a terminal, the plan is plain lines: a rich table of 100,000 rows
 # takes over a minute and half a gigabyte to lay out.
 TABLE_LIMIT = 1000
-
-
-def plan_records(manifest: Path, path: Path, sandbox: bool) -> dict[str, Record]:
-    """The ledger's records for a plan (none yet: empty), refusing a ledger of another manifest."""
-    if not path.exists():
-        return {}
-    book = Ledger(path, create=False, readonly=True)
-    try:
-        book.bind_manifest(manifest, default=path == default_ledger_path(manifest.resolve(), sandbox=sandbox))
-        return book.records()
-    finally:
-        book.close()
 
 
 def _plan_rows(the_plan: Plan) -> list[dict[str, object]]:
@@ -119,14 +103,19 @@ def plan(
     \b
     Example:  batchavatars plan manifests/example.yaml --json
     """
-    from ..planner import build_plan
+    from .. import api
 
     with user_errors():
         loaded = load(manifest)
-        path = find_ledger(loaded.path, ledger, sandbox)
-        records = plan_records(loaded.path, path, sandbox)
-        the_plan = build_plan(
-            loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude), retry_failed=retry_failed
+        path = api.ledger_path(loaded, ledger, sandbox=sandbox)
+        the_plan = api.plan(
+            loaded,
+            ledger=ledger,
+            sandbox=sandbox,
+            only=only,
+            exclude=exclude,
+            recreate=recreate,
+            retry_failed=retry_failed,
         )
         counts = the_plan.counts()
         if as_json:
@@ -154,14 +143,15 @@ def status(manifest: str | None, ledger: str | None, sandbox: bool, as_json: boo
     \b
     Example:  batchavatars status manifests/example.yaml
     """
+    from .. import api
     from ..presentation.summary import outcome, render_records
 
     with user_errors():
-        path, records = read_ledger(manifest, ledger, sandbox)
+        found = api.status(manifest, ledger=ledger, sandbox=sandbox)
         if as_json:
-            click.echo(json.dumps({"ledger": str(path), **outcome(records)}, indent=2))
+            click.echo(json.dumps({"ledger": str(found.path), **outcome(found.records)}, indent=2))
             return
-        render_records(console(), records, title=f"Ledger {path}")
+        render_records(console(), found.records, title=f"Ledger {found.path}")
 
 
 @click.command()
@@ -179,15 +169,13 @@ def export(
     \b
     Example:  batchavatars export manifests/example.yaml --format csv -o avatars.csv
     """
-    from ..presentation import export as exporter
+    from .. import api
 
     with user_errors():
         check_output("-o/--output", output)
-        path, records = read_ledger(manifest, ledger, sandbox)
-        rows = _history(path) if history else []
 
         def write(out: TextIO) -> int:
-            return exporter.write_history(rows, fmt, out) if history else exporter.write(records, fmt, out)
+            return api.export(out, manifest, ledger=ledger, sandbox=sandbox, format=fmt, history=history)
 
         if output:
             with open(output, "w", encoding="utf-8", newline="") as out:
@@ -195,14 +183,6 @@ def export(
             say(f"wrote {n} records to {output}")
         else:
             write(sys.stdout)
-
-
-def _history(path: Path) -> list[dict[str, object]]:
-    book = Ledger(path, create=False, readonly=True)
-    try:
-        return book.history()
-    finally:
-        book.close()
 
 
 @click.command()
@@ -225,12 +205,11 @@ def report(manifest: str | None, ledger: str | None, output: str | None, embed_p
     \b
     Example:  batchavatars report manifests/example.yaml --embed-previews
     """
-    from ..presentation.report import report_from_ledger
+    from .. import api
 
     with user_errors():
         check_output("-o/--output", output, makes_folders=True)
-        path = find_ledger(Path(manifest) if manifest else None, ledger, sandbox)
-        written, found = report_from_ledger(path, manifest or str(path), output, embed_previews=embed_previews)
-        if found is not None:
-            say(found.describe())
-        click.echo(str(written))
+        written = api.report(manifest, ledger=ledger, sandbox=sandbox, output=output, embed_previews=embed_previews)
+        if written.previews is not None:
+            say(written.previews.describe())
+        click.echo(str(written.path))

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..exitcodes import ExitCode
-from .common import base_url_option, check_base_url, ledger_option, user_errors
+from .common import base_url_option, ledger_option, user_errors
 
 
 @click.command()
@@ -27,17 +27,11 @@ def prune(
       batchavatars prune team.yaml          # lists what it would delete
       batchavatars prune team.yaml --yes    # deletes it
     """
-    import anyio
-
-    from ..client import DEFAULT_BASE_URL  # loads httpx: only when the command runs
-    from ..prune import aprune
+    from .. import api  # the network stack loads only when the command runs: `--help` stays quick
 
     with user_errors():
-        url = None if sandbox else check_base_url(base_url or DEFAULT_BASE_URL)
-        found = anyio.run(
-            lambda: aprune(
-                manifest, yes=yes, include_adopted=include_adopted, ledger=ledger, sandbox=sandbox, base_url=url
-            )
+        found = api.prune(
+            manifest, yes=yes, include_adopted=include_adopted, ledger=ledger, sandbox=sandbox, base_url=base_url
         )
         for rec in found.kept:
             click.echo(f"kept {rec.key} ({rec.look_id}): adopted from the account; --include-adopted to delete it")

@@ -1,24 +1,42 @@
-"""The commands that talk to the API: run, and check (its pre-flight)."""
+"""`batchavatars run`: the options, and what a person or a cron job sees around the Python API's
+`arun` (which does the work and prints nothing): the log lines, the live display, the summary and
+the HTML report."""
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..exitcodes import ExitCode
+from ..settings import CREDIT_PRICE, DEFAULTS
 from .common import (
     OUT_FILE,
     base_url_option,
-    check_base_url,
     check_output,
+    console,
     exclude_option,
     json_lines,
     ledger_option,
+    load,
     only_option,
     replace_option,
+    say,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    import structlog
+
+    from ..events import Event, Snapshot
+    from ..presentation.progress import ProgressView
+    from ..records import RunResult
 
 
 @click.command()
@@ -26,31 +44,37 @@ from .common import (
 @ledger_option
 @click.option("--sandbox", is_flag=True, help="Run against the built-in HeyGen simulator (no account needed).")
 @base_url_option
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests in flight.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=DEFAULTS.concurrency,
+    show_default=True,
+    help="Requests in flight.",
+)
 @click.option(
     "--rate",
     type=click.FloatRange(0),
-    default=10.0,
+    default=DEFAULTS.rate,
     show_default=True,
     help="Requests per second at most (0: no limit); slows down by itself on 429s.",
 )
 @click.option(
     "--max-attempts",
     type=click.IntRange(1, 50),
-    default=6,
+    default=DEFAULTS.max_attempts,
     show_default=True,
     help="Attempts per request on 5xx, timeouts and dropped connections.",
 )
 @click.option(
     "--max-training",
     type=click.IntRange(1),
-    default=None,
+    default=DEFAULTS.max_training,
     help="The account's cap on concurrent training jobs, if known (else learned from 429s).",
 )
 @click.option(
     "--wait-timeout",
     type=click.FloatRange(0),
-    default=1800.0,
+    default=DEFAULTS.wait_timeout,
     show_default=True,
     help="Seconds to keep waiting on training and consent once nothing more can be sent; then exit 4.",
 )
@@ -75,7 +99,7 @@ from .common import (
 @click.option(
     "--replay-window",
     type=click.FloatRange(0),
-    default=23 * 3600.0,
+    default=DEFAULTS.replay_window,
     show_default=True,
     metavar="SECONDS",
     help="HeyGen replays an Idempotency-Key for 24 h: a request older than this without a recorded answer "
@@ -96,7 +120,7 @@ from .common import (
 @click.option(
     "--credit-price",
     type=click.FloatRange(0),
-    default=1.0,
+    default=CREDIT_PRICE,
     show_default=True,
     help="Credits one creation costs, for the summary.",
 )
@@ -122,16 +146,140 @@ def run(manifest: str, **opts: Any) -> None:
       batchavatars run manifests/example.yaml --sandbox
       HEYGEN_API_KEY=... batchavatars run team.yaml --rate 5 --wait-timeout 600
     """
-    from ..runner import run_command
-
-    json_lines(opts["log_format"] == "json" or (opts["log_format"] == "auto" and not sys.stderr.isatty()))
-    from ..client import DEFAULT_BASE_URL  # loads httpx: only when the command runs
-
+    shown = Shown(**{name: opts.pop(name) for name in _SHOWN})
+    json_lines(shown.as_json)  # from here on, this run's last words are JSON lines too
     with user_errors():
-        check_output("--json-summary", opts["json_summary"])
-        if not opts["no_report"]:
-            check_output("--report", opts["report_path"], makes_folders=True)
-        url = opts.pop("base_url") or DEFAULT_BASE_URL
-        base_url = None if opts["sandbox"] else check_base_url(url)
-        code = run_command(manifest, base_url=base_url, **opts)
+        check_output("--json-summary", shown.json_summary)
+        if not shown.no_report:
+            check_output("--report", shown.report_path, makes_folders=True)
+        code = _run(manifest, shown, opts)
     sys.exit(int(code))
+
+
+@dataclass(slots=True)
+class Shown:
+    """How `run` shows itself: the options that are not RunSettings, and what they come to."""
+
+    log_format: str
+    verbose: int
+    quiet: bool
+    progress: bool | None
+    json_summary: str | None
+    credit_price: float
+    report_path: str | None
+    no_report: bool
+    consent_links: list[tuple[str, str]] = field(init=False, default_factory=list)  # (key, url), as links arrive
+    previews: dict[str, str] = field(init=False, default_factory=dict)  # look id -> data URI, for the report
+
+    @property
+    def as_json(self) -> bool:
+        return self.log_format == "json" or (self.log_format == "auto" and not sys.stderr.isatty())
+
+    @property
+    def live(self) -> bool:
+        """The live progress display: on a terminal unless asked otherwise, never with JSON logs."""
+        return sys.stderr.isatty() and not self.as_json if self.progress is None else self.progress
+
+    @property
+    def verbosity(self) -> int:
+        # Above a live display only what needs a person (failures, consent links, warnings) unless -v.
+        return -1 if self.quiet or (self.live and self.verbose == 0) else self.verbose
+
+
+_SHOWN = tuple(f.name for f in fields(Shown) if f.init)  # the rest of run's options are RunSettings' fields
+
+
+def _run(manifest: str, shown: Shown, settings: dict[str, Any]) -> ExitCode:
+    # The API (httpx, anyio) loads only when a command runs: `batchavatars --help` stays quick.
+    import anyio
+
+    from ..api import arun, resolve_base_url, resolve_key
+    from ..presentation.logs import configure, log_reporter
+
+    if not settings["sandbox"]:
+        settings["base_url"] = resolve_base_url(settings["base_url"])  # a typo is found before the manifest is read
+    loaded = load(manifest)
+    key = resolve_key(sandbox=settings["sandbox"])
+    logger = configure(fmt="json" if shown.as_json else "console", verbosity=shown.verbosity, secrets=[key])
+    hooks = _Hooks(shown, log_reporter(logger), logger, sandbox=settings["sandbox"])
+    result = anyio.run(
+        lambda: arun(
+            loaded,
+            api_key=key,
+            on_event=hooks.on_event,
+            display=hooks.display if shown.live else None,
+            handle_signals=True,
+            on_finish=hooks.keep_previews,
+            on_response=hooks.on_response if shown.verbose > 0 else None,
+            **settings,
+        )
+    )
+    _finish(result, manifest, shown)
+    return result.exit_code
+
+
+class _Hooks:
+    """What the CLI hangs on a run: log lines, the consent links for the live display, request
+    logs (-v), and the sandbox's preview images fetched while it is still up."""
+
+    def __init__(self, shown: Shown, log: Callable[..., None], logger: structlog.BoundLogger, *, sandbox: bool) -> None:
+        self._shown, self._log, self._logger, self._sandbox = shown, log, logger, sandbox
+
+    def on_event(self, event: Event, /, **fields: Any) -> None:
+        if event == "consent_requested" and fields.get("consent_url"):
+            self._shown.consent_links.append((str(fields.get("key")), str(fields["consent_url"])))
+        self._log(event, **fields)
+
+    def on_response(self, method: str, route: str, status: int, ms: float, request_id: str | None) -> None:
+        self._logger.debug("request", method=method, route=route, status=status, ms=round(ms, 1), request_id=request_id)
+
+    def display(self, snapshot: Callable[[], Snapshot]) -> ProgressView:
+        from ..presentation.progress import ProgressView
+
+        return ProgressView(snapshot, consent_links=self._shown.consent_links)
+
+    async def keep_previews(self, result: RunResult) -> None:
+        # The sandbox's preview images go with it when the run ends: embed them while it is up.
+        if self._sandbox and not self._shown.no_report and result.ledger is not None:
+            from ..presentation.report import default_previews_dir
+            from ..presentation.report_previews import embed_previews_async
+
+            found = await embed_previews_async(result.records, default_previews_dir(result.ledger))
+            self._shown.previews.update(found.uris)
+
+
+def _finish(result: RunResult, manifest: str, shown: Shown) -> None:
+    """The report, then the summary: a JSON line or the tables, and the --json-summary file."""
+    from ..presentation.summary import print_run, run_summary
+
+    path = result.ledger or Path()  # set by arun, always
+    summary = run_summary(result, path, result.creations * shown.credit_price)
+    summary["manifest"] = manifest
+    if not shown.no_report:
+        _write_report(path, result, manifest, summary, shown)
+    if shown.as_json:
+        line = {"event": "run_summary", "level": "info", "timestamp": datetime.now(UTC).isoformat(), **summary}
+        click.echo(json.dumps(line))
+    else:
+        print_run(console(), result, manifest, summary)
+    if shown.json_summary:
+        Path(shown.json_summary).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_report(ledger: Path, result: RunResult, manifest: str, summary: dict[str, Any], shown: Shown) -> None:
+    """After every run, whatever its exit code; a report that cannot be written is a warning only:
+    the run is done and its ledger committed."""
+    from ..presentation.report import write_report
+
+    try:
+        written = write_report(
+            ledger, result.records, manifest, summary, report_path=shown.report_path, previews=shown.previews
+        )
+    except OSError as exc:
+        say(
+            f"warning: cannot write the report ({exc.strerror or exc}). Fix: pass --report FILE somewhere writable",
+            event="report_failed",
+            level="warning",
+        )
+        return
+    summary["report"] = str(written)

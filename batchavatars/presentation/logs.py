@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from ..events import Event, Reporter
+from .summary import advice_for
 
 _SECRET_NAMES = {"x-api-key", "api_key", "apikey", "authorization", "x_api_key", "token", "password", "data"}
 REDACTED = "[redacted]"
@@ -96,8 +97,6 @@ def log_reporter(logger: structlog.BoundLogger) -> Reporter:
     def report(event: Event, /, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
         if event == "item_failed" and "fix" not in fields:
-            from .summary import advice_for
-
             fields["fix"] = advice_for(fields.get("error_code"), fields.get("source"))
         if event == "request_failed" and fields.get("verdict") != "retry":
             level = "warning"

@@ -15,15 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import UsageError
 from ..records import STATUSES, Record
 from .report_assets import CSP, CSS, JS
 from .summary import counts_of, fix_for
-
-if TYPE_CHECKING:
-    from .report_previews import Previews
 
 MAX_DEPTH = 5  # looks of looks nest this deep; deeper ones are listed at the last level, "of <parent>"
 PER_PAGE = 40  # cards; the rest start hidden, so a browser lays out and loads one page at first
@@ -100,34 +96,6 @@ def write_report(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def report_from_ledger(
-    ledger_path: Path, manifest: str, report_path: str | None = None, *, embed_previews: bool = False
-) -> tuple[Path, Previews | None]:
-    """`batchavatars report`: the ledger's records (no run figures), previews embedded if asked."""
-    from ..ledger import Ledger
-
-    book = Ledger(ledger_path, create=False, readonly=True)
-    try:
-        records = list(book.records().values())
-    finally:
-        book.close()
-    found = None
-    if embed_previews:
-        from .report_previews import embed_previews as fetch
-
-        found = fetch(records, default_previews_dir(ledger_path))
-    try:
-        path = write_report(
-            ledger_path, records, manifest, None, report_path=report_path, previews=found.uris if found else None
-        )
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write the report to {report_path or default_report_path(ledger_path)} ({exc.strerror or exc}). "
-            "Fix: pass -o FILE somewhere writable"
-        ) from None
-    return path, found
 
 
 def render_report(

@@ -4,12 +4,13 @@ consent links to send, cost. Rendered with rich, which writes no control charact
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from ..planner import ACCOUNT_REFUSALS
-from ..records import STATUSES, ErrorSource, Record, Status
+from ..records import STATUSES, ErrorSource, Record, RunResult, Status
 
 FIXES = {
     "insufficient_credit": "out of credits: top up the HeyGen account, then run again (new work was stopped)",
@@ -64,7 +65,7 @@ def advice(record: Record) -> str:
 def advice_for(code: str | None, source: str | None, param: str | None = None) -> str:
     """The fix for a failure, from its code and who said so (also for the `item_failed` log line)."""
     fix = fix_for(code, param)
-    if source == ErrorSource.HEYGEN and code not in ACCOUNT_REFUSALS:
+    if source == ErrorSource.HEYGEN:
         return f"{fix}; {NOT_AGAIN}" if fix else NOT_AGAIN
     return fix
 
@@ -179,3 +180,44 @@ def _error_text(rec: Record) -> str:
     if rec.error_doc_url:
         text += f" {rec.error_doc_url}"
     return text
+
+
+def run_summary(result: RunResult, ledger: Path, credits: float) -> dict[str, Any]:
+    """A run's summary as one object: `--json-summary`, the `run_summary` log line, the report's header."""
+    return {
+        "exit_code": int(result.exit_code),
+        **outcome(result.records),
+        "stopped": result.stopped,
+        "elapsed_seconds": round(result.elapsed, 3),
+        "requests": result.requests,
+        "rate_limited": result.rate_limited,
+        "creations": result.creations,
+        "credits": credits,
+        "uploads": result.uploads,
+        "consent_requests": result.consent_requests,
+        "left_alone": result.left_alone,
+        "left_alone_fix": ("run again with " + " ".join(f"--replace {k}" for k in result.left_alone))
+        if result.left_alone
+        else None,
+        "stop_message": result.stop_message if result.stopped else None,
+        "ledger": str(ledger),
+    }
+
+
+def print_run(console: Console, result: RunResult, manifest: str, summary: dict[str, Any]) -> None:
+    """A run's end as a person reads it: the records' tables, then the run's figures."""
+    render_records(console, result.records, title=f"Run of {manifest}")
+    console.print(
+        f"{result.elapsed:.1f} s, {plural(result.requests, 'request')} ({result.rate_limited} answered 429), "
+        f"{plural(result.creations, 'creation')} ≈ {summary['credits']:g} credits, "
+        f"{plural(result.uploads, 'upload')}. Ledger: {summary['ledger']}",
+        highlight=False,
+    )
+    if result.stopped and result.stop_message:
+        console.print(f"stopped: {result.stop_message}", highlight=False)
+    if result.left_alone:
+        keys = ", ".join(result.left_alone)
+        replace = " ".join(f"--replace {key}" for key in result.left_alone)
+        console.print(f"changed and left alone: {keys}. To make them again: run {manifest} {replace}", highlight=False)
+    if summary.get("report"):
+        console.print(f"Report: {summary['report']}", soft_wrap=True, highlight=False)

@@ -9,29 +9,30 @@ blocks the descendants not yet sent, a look in training holds a place under the 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+import signal
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
 
 from ..client import HeyGenClient
-from ..events import Reporter, Snapshot, silent
+from ..events import Snapshot
 from ..exitcodes import ExitCode
 from ..ledger import Ledger
+from ..lifecycle import ItemBook, Transition, new_record
 from ..meter import Meter, RateMeter, TrainingGate, Unlimited
 from ..planner import Need, Plan
-from ..records import TERMINAL, ErrorSource, Record, Status, StopReason
+from ..records import TERMINAL, ErrorSource, Record, RunResult, Status, StopReason
 from ..requester import Abandoned, Requester
 from ..retry import RetryPolicy
+from ..settings import DEFAULTS, RunSettings
 from ..uploads import AssetStore
-from ._book import ItemBook
 from ._creator import Creator
 from ._graph import Graph, Node, ReadyQueue, is_twin
 from ._observe import event_for, group_waits, look_state
-from ._options import RunOptions, RunResult
+from ._phase import Phase
 from ._poller import Poller
-from ._reconcile import new_record, reset_changes, starting_phase
-from ._state import Event, Phase
+from ._reconcile import reset_changes, starting_phase
 
 
 class Scheduler:
@@ -45,27 +46,27 @@ class Scheduler:
         plan: Plan,
         ledger: Ledger,
         client: HeyGenClient,
-        options: RunOptions | None = None,
-        reporter: Reporter = silent,
+        settings: RunSettings = DEFAULTS,
         held: Mapping[str, str] | None = None,
     ) -> None:
-        """`held`: keys not to create this run (ambiguous adoption), with the reason; they fail
-        with code adopt_ambiguous and block their dependents."""
+        """`settings`: the limits, the polling and the `on_event` it reports to. `held`: keys not to
+        create this run (ambiguous adoption), with the reason; they fail with code adopt_ambiguous
+        and block their dependents."""
         self.plan = plan
         self.ledger = ledger
         self.book = ItemBook(ledger)
         self.client = client
-        self.options = options = options or RunOptions()
-        self.report = reporter
-        meter: Meter = RateMeter(options.rate) if options.rate > 0 else Unlimited()
-        self.gate = TrainingGate(options.max_training)
+        self.settings = settings
+        self.report = settings.on_event
+        meter: Meter = RateMeter(settings.rate) if settings.rate > 0 else Unlimited()
+        self.gate = TrainingGate(settings.max_training)
         self.requests = Requester(
             meter,
             self.gate,
-            RetryPolicy(max_attempts=options.max_attempts),
+            RetryPolicy(max_attempts=settings.max_attempts),
             self,
-            reporter,
-            random.Random(options.seed),
+            self.report,
+            random.Random(settings.seed),
         )
         self.assets = AssetStore(ledger, client, self.requests)
         self._held = dict(held or {})
@@ -74,7 +75,7 @@ class Scheduler:
         self.watch: dict[str, Node] = {}  # look id -> node in training or awaiting consent
         self.group_wait: dict[str, bool | None] = {}  # group id -> waits for consent (None: not said)
         self.creator = Creator(self)
-        self.poller = Poller(self)
+        self.poller = Poller(self, self.creator)
         self._running = 0
         self._wake = anyio.Event()
         self.finished = anyio.Event()
@@ -93,30 +94,15 @@ class Scheduler:
     # -- setup ---------------------------------------------------------------------------------
 
     def _prepare(self) -> None:
-        """Ledger records for every selected item, reset where the plan retries or replaces."""
-        existing = self.ledger.records()
-        new: list[Record] = []
-        with self.ledger.batch():
-            for order, (key, step) in enumerate(self.plan.steps.items()):
-                record = existing.get(key)
-                if record is None:
-                    record = new_record(step)
-                    new.append(record)
-                else:
-                    if step.action == "replace" and record.look_id:
-                        self.ledger.add_history(record, why=step.reason)  # what existed, for export --history
-                    changes = reset_changes(step, record)
-                    if changes is not None:
-                        self.ledger.update(record, **changes)
-                self.nodes[key] = Node(step, record, order)
-            self.ledger.put_many(new)
-
+        """Ledger records for every selected item, reset where the plan retries or replaces; then
+        the phase each node starts in, the blocks of failed parents, and the ready queue."""
+        self._records()
         for node in self.nodes.values():
             phase = starting_phase(node.step, node.record)
             if phase is Phase.WATCH:
                 self.start_watching(node)
-            else:
-                node.phase = phase
+            elif phase is not Phase.WAITING:
+                node.move(phase)
         for node in self.nodes.values():
             if node.phase == Phase.DONE and node.record.status == Status.FAILED:
                 self.block_descendants(node, "failed")
@@ -127,8 +113,26 @@ class Scheduler:
             if node.phase == Phase.WAITING and self.graph.ready_to_start(node):
                 self._make_ready(node)
 
+    def _records(self) -> None:
+        existing = self.ledger.records()
+        new: list[Record] = []
+        with self.ledger.batch():
+            for order, (key, step) in enumerate(self.plan.steps.items()):
+                record = existing.get(key)
+                if record is None:
+                    record = new_record(step.spec)
+                    new.append(record)
+                else:
+                    if step.action == "replace" and record.look_id:
+                        self.ledger.add_history(record, why=step.reason)  # what existed, for export --history
+                    changes = reset_changes(step, record)
+                    if changes is not None:
+                        self.book.start(record, changes)
+                self.nodes[key] = Node(step, record, order)
+            self.ledger.put_many(new)
+
     def _make_ready(self, node: Node) -> None:
-        node.phase = Phase.READY
+        node.move(Phase.READY)
         self.ready.push(node)
         self.idle_since = None
         self.notify()
@@ -150,7 +154,7 @@ class Scheduler:
         async with anyio.create_task_group() as tg:
             if handle_signals:
                 tg.start_soon(self._signals)
-            for _ in range(max(1, self.options.concurrency)):
+            for _ in range(max(1, self.settings.concurrency)):
                 tg.start_soon(self._worker)
             for node in list(self.watch.values()):
                 if self.creator.wants_consent(node):
@@ -168,8 +172,6 @@ class Scheduler:
         return self._result(anyio.current_time() - started)
 
     async def _signals(self) -> None:
-        import signal
-
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 self.stop(StopReason.INTERRUPTED, f"received {signal.Signals(signum).name}")
@@ -202,7 +204,7 @@ class Scheduler:
         now = anyio.current_time()
         if self.idle_since is None:
             self.idle_since = now
-        if self.options.no_wait or now - self.idle_since >= self.options.wait_timeout:
+        if self.settings.no_wait or now - self.idle_since >= self.settings.wait_timeout:
             self._stopping = self._stopping or StopReason.WAIT_TIMEOUT
             self._stop_message = self._stop_message or "work left training or awaiting consent"
             self.finished.set()
@@ -215,7 +217,7 @@ class Scheduler:
             if self.finished.is_set() or self._stopping:
                 return
             node = self.nodes[self.ready.pop()]
-            node.phase = Phase.RUNNING
+            node.move(Phase.RUNNING)
             self._running += 1
             try:
                 if node.step.action == "rename":
@@ -223,7 +225,7 @@ class Scheduler:
                 else:
                     await self.creator.create(node)
             except Abandoned:
-                node.phase = Phase.WAITING
+                node.move(Phase.WAITING)
             finally:
                 self._running -= 1
                 self.check_done()
@@ -232,7 +234,7 @@ class Scheduler:
     # -- reactions to an item's new state --------------------------------------------------------
 
     def start_watching(self, node: Node) -> None:
-        node.phase = Phase.WATCH
+        node.move(Phase.WATCH)
         node.since = node.checked = anyio.current_time()
         if node.record.status == Status.TRAINING:
             self.gate.started()
@@ -242,7 +244,7 @@ class Scheduler:
     def stop_watching(self, node: Node, was_training: bool) -> None:
         if self.watch.pop(node.record.look_id or "", None) is not None and was_training:
             self.gate.finished()
-        node.phase = Phase.DONE
+        node.move(Phase.DONE)
 
     def note_group(self, group: dict[str, Any]) -> None:
         """What a group says of its consent wait (a create answer, a group GET or list row)."""
@@ -263,31 +265,47 @@ class Scheduler:
         rec = node.record
         twin = is_twin(node)
         waits = self.group_wait.get(rec.group_id or "") if twin else None
-        event = event_for(rec.status, twin=twin, look=node.look or "unknown", waits=waits)
-        if event is Event.SUCCEED:
-            was_training = rec.status == Status.TRAINING
-            if was_training and node.phase == Phase.WATCH:
-                self.poller.clock.learn(since=node.since, checked=node.checked, now=anyio.current_time())
-            self.book.succeed(rec, look or {})
-            self.stop_watching(node, was_training)
-            self.report("item_succeeded", key=node.key, attempt=rec.attempts, look_id=rec.look_id)
-            self.satisfy(node, "look")
-        elif event is Event.FAIL:
-            error = (look or {}).get("error") or {}
-            self.stop_watching(node, rec.status == Status.TRAINING)
-            message = str(error.get("message") or "HeyGen reported the training failed")
-            self.fail(node, str(error.get("code") or "training_failed"), message, ErrorSource.HEYGEN)
-        elif event is Event.AWAIT_CONSENT:
-            if rec.status == Status.TRAINING and node.phase == Phase.WATCH:
-                self.gate.finished()
-            self.book.await_consent(rec)
-        elif event is Event.CONSENT_GIVEN:
-            self.book.consent_given(rec)
-            node.since = node.checked = anyio.current_time()
-            if node.phase == Phase.WATCH:
-                self.gate.started()
-            self.report("consent_approved", key=node.key)
-        return event is not None
+        transition = event_for(rec.status, twin=twin, look=node.look or "unknown", waits=waits)
+        if transition is None:
+            return False
+        self._reactions[transition](node, look or {})
+        return True
+
+    @property
+    def _reactions(self) -> dict[Transition, Callable[[Node, dict[str, Any]], None]]:
+        return {
+            Transition.SUCCEED: self._succeeded,
+            Transition.FAIL: self._training_failed,
+            Transition.AWAIT_CONSENT: self._awaits_consent,
+            Transition.CONSENT_GIVEN: self._consent_given,
+        }
+
+    def _succeeded(self, node: Node, look: dict[str, Any]) -> None:
+        rec = node.record
+        was_training = rec.status == Status.TRAINING
+        if was_training:
+            self.poller.clock.learn(since=node.since, checked=node.checked, now=anyio.current_time())
+        self.book.succeed(rec, look)
+        self.stop_watching(node, was_training)
+        self.report("item_succeeded", key=node.key, attempt=rec.attempts, look_id=rec.look_id)
+        self.satisfy(node, "look")
+
+    def _training_failed(self, node: Node, look: dict[str, Any]) -> None:
+        error = look.get("error") or {}
+        self.stop_watching(node, node.record.status == Status.TRAINING)
+        message = str(error.get("message") or "HeyGen reported the training failed")
+        self.fail(node, str(error.get("code") or "training_failed"), message, ErrorSource.HEYGEN)
+
+    def _awaits_consent(self, node: Node, look: dict[str, Any]) -> None:
+        if node.record.status == Status.TRAINING:
+            self.gate.finished()
+        self.book.await_consent(node.record)
+
+    def _consent_given(self, node: Node, look: dict[str, Any]) -> None:
+        self.book.consent_given(node.record)
+        node.since = node.checked = anyio.current_time()
+        self.gate.started()
+        self.report("consent_approved", key=node.key)
 
     def satisfy(self, node: Node, what: Need) -> None:
         for child in list(self.graph.unblocked_by(node, what)):
@@ -305,7 +323,8 @@ class Scheduler:
     ) -> None:
         rec = node.record
         self.book.fail(rec, code, message, source, param=param, doc_url=doc_url)
-        node.phase = Phase.DONE
+        if node.phase is not Phase.DONE:  # a watched look that failed has stopped being watched already
+            node.move(Phase.DONE)
         self.report(
             "item_failed",
             key=node.key,
@@ -319,7 +338,7 @@ class Scheduler:
     def no_answer(self, node: Node, code: str, message: str) -> None:
         """Sent, but no definitive answer came back: resumable with the same key, never re-keyed."""
         rec = self.book.no_answer(node.record, code, message)
-        node.phase = Phase.DONE
+        node.move(Phase.DONE)
         self.report("item_unanswered", key=node.key, attempt=rec.attempts, error_code=code, error_message=message)
         self.block_descendants(node, "has no answer yet")
 
@@ -327,7 +346,7 @@ class Scheduler:
         """Dependents not yet sent cannot be this run: blocked, naming the parent."""
         for child, why in list(self.graph.blocked_by(node, state)):
             self.book.block(child.record, why)
-            child.phase = Phase.DONE
+            child.move(Phase.DONE)
             self.report("item_blocked", key=child.key, parent=child.spec.parent)
 
     # -- what the run looks like -----------------------------------------------------------------

@@ -5,7 +5,7 @@ the POST leaves, so a run killed anywhere resumes with the same key and no dupli
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..client import Created
 from ..meter import Slot
@@ -13,18 +13,16 @@ from ..payload import consent_key, create_body, idempotency_key
 from ..records import SENT, ErrorSource, Status
 from ..requester import Abandoned, ItemFailed
 from ._graph import Node, is_twin
-from ._state import Phase
+from ._phase import Phase
+from ._run import Run
 from ._timing import LOOKS_PAGE
-
-if TYPE_CHECKING:
-    from ._core import Scheduler
 
 
 class Creator:
     """Creates items one at a time per worker; owns the counts of creations and consent requests
     and asks for consent at most once per item per run."""
 
-    def __init__(self, run: Scheduler) -> None:
+    def __init__(self, run: Run) -> None:
         self._run = run
         self.creations = 0
         self.consent_requests = 0
@@ -85,11 +83,11 @@ class Creator:
             )
         except ItemFailed as failure:
             run.report("rename_failed", key=spec.key, error_code=failure.code, error_message=failure.message)
-            node.phase = Phase.DONE
+            node.move(Phase.DONE)
             return
         old = rec.name
         run.book.renamed(rec, spec.name, spec.spec_hash)
-        node.phase = Phase.DONE
+        node.move(Phase.DONE)
         run.report("item_renamed", key=spec.key, look_id=rec.look_id, old_name=old, name=spec.name)
 
     async def _find(self, node: Node, group: dict[str, Any]) -> dict[str, Any] | None:

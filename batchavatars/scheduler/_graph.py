@@ -11,7 +11,7 @@ from ..planner import Need, Plan, Step
 from ..records import Record, Status
 from ..spec import ItemSpec
 from ._observe import LookState
-from ._state import Phase
+from ._phase import Phase, next_phase
 
 
 class Node:
@@ -30,6 +30,10 @@ class Node:
         self.since = 0.0
         self.checked = 0.0
         self.look: LookState | None = None  # the look's own state, as last reported
+
+    def move(self, to: Phase) -> None:
+        """The one way a phase changes: checked against the table in _phase.py."""
+        self.phase = next_phase(self.phase, to)
 
     @property
     def spec(self) -> ItemSpec:

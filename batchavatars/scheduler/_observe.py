@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from ..lifecycle import Transition
 from ..records import Status
-from ._state import Event
 
 LookState = Literal["completed", "failed", "processing", "pending_consent", "unknown"]
 
@@ -36,17 +36,17 @@ def group_waits(group: Mapping[str, Any]) -> bool | None:
     return False
 
 
-def event_for(status: str, *, twin: bool, look: LookState, waits: bool | None) -> Event | None:
+def event_for(status: str, *, twin: bool, look: LookState, waits: bool | None) -> Transition | None:
     """The transition a watched item takes now (None: it stays as it is)."""
     if look == "failed":
-        return Event.FAIL
+        return Transition.FAIL
     if look == "unknown":
         return None
     consent_wait = look == "pending_consent" or (twin and waits is True)
     if consent_wait:
-        return None if status == Status.AWAITING_CONSENT else Event.AWAIT_CONSENT
+        return None if status == Status.AWAITING_CONSENT else Transition.AWAIT_CONSENT
     if look == "completed":
-        return Event.SUCCEED
+        return Transition.SUCCEED
     if status == Status.AWAITING_CONSENT:
-        return Event.CONSENT_GIVEN  # the wait is over; the look still trains
+        return Transition.CONSENT_GIVEN  # the wait is over; the look still trains
     return None

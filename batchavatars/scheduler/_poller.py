@@ -6,30 +6,30 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
 from ..client import Page
 from ..records import Status
 from ..requester import Abandoned, ItemFailed
+from ._creator import Creator
 from ._graph import Node, is_twin
 from ._observe import look_state
-from ._state import Phase
+from ._phase import Phase
+from ._run import Run
 from ._timing import LOOKS_PAGE, POLL_EACH_MAX, PollTiming, TrainingClock, choose_poll
-
-if TYPE_CHECKING:
-    from ._core import Scheduler
 
 
 class Poller:
     """The run's one poller: owns the training-time estimate and the cost of the last full scan;
     changes items only through the scheduler's reactions (observe, fail)."""
 
-    def __init__(self, run: Scheduler) -> None:
+    def __init__(self, run: Run, creator: Creator) -> None:
         self._run = run
+        self._creator = creator  # asks for consent where a polled group waits for it
         self.clock = TrainingClock()
-        self._timing = PollTiming(run.options.poll_min, run.options.poll_max)
+        self._timing = PollTiming(run.settings.poll_min, run.settings.poll_max)
         self._soon = False
         self._scan_pages = 1
         self.cycles = 0  # a run decides nothing about watched items before it has looked once
@@ -40,7 +40,7 @@ class Poller:
 
     async def run(self) -> None:
         """Poll when a look is expected to be done, else on a backoff that grows while nothing changes."""
-        run, options = self._run, self._run.options
+        run, options = self._run, self._run.settings
         interval = options.poll_min
         last = anyio.current_time()
         while not run.finished.is_set():
@@ -143,8 +143,8 @@ class Poller:
         for node in twins:
             if node.phase == Phase.WATCH:
                 changed |= run.settle(node)
-                if node.phase == Phase.WATCH and run.creator.wants_consent(node):
-                    await run.creator.consent(node)
+                if node.phase == Phase.WATCH and self._creator.wants_consent(node):
+                    await self._creator.consent(node)
         return changed
 
     async def _list_all(self, fetch: Callable[..., Awaitable[Page]], **filters: str) -> list[dict[str, Any]]:

@@ -1,33 +1,18 @@
 """What a run starts from: the ledger's records set against the plan, with no I/O.
 
-For each selected item: a new record where the ledger has none, the changes that reset a record
-the plan will create or retry, and the phase the item starts this run in. The rule that matters
-for exactly-once: a key that may have reached HeyGen is sent again as it was, and a new key is
-taken only when a replay of the old one would return a stale or failed answer.
+For each selected item: the changes that reset a record the plan will create, retry or replace,
+and the phase the item starts this run in. The rule that matters for exactly-once: a key that may
+have reached HeyGen is sent again as it was, and a new key is taken only when a replay of the old
+one would return a stale or failed answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from ..planner import Step
-from ..records import SENT, ErrorSource, Record, Status
-from ._state import Phase
-
-
-def new_record(step: Step) -> Record:
-    spec = step.spec
-    return Record(
-        key=spec.key,
-        kind=spec.kind,
-        type=spec.type,
-        name=spec.name,
-        parent=spec.parent,
-        status=Status.PENDING,
-        spec_hash=spec.spec_hash,
-    )
+from ..records import DEFINITIVE, SENT, Record, Status
+from ._phase import Phase
 
 
 def reset_changes(step: Step, record: Record) -> dict[str, Any] | None:
@@ -36,7 +21,7 @@ def reset_changes(step: Step, record: Record) -> dict[str, Any] | None:
         return None
     spec = step.spec
     fresh = record.spec_hash != spec.spec_hash or step.action == "replace"
-    definitive = record.status == Status.FAILED and record.error_source == ErrorSource.HEYGEN
+    definitive = record.status == Status.FAILED and record.error_source in DEFINITIVE
     changes: dict[str, Any] = dict(
         kind=spec.kind,
         type=spec.type,
@@ -64,20 +49,6 @@ def reset_changes(step: Step, record: Record) -> dict[str, Any] | None:
     elif record.status not in SENT:
         changes.update(status=Status.PENDING)  # never reached HeyGen (or was blocked): start again
     return changes
-
-
-def stale_intents(records: Mapping[str, Record], *, now: float, window: float) -> list[str]:
-    """Keys sent longer ago than `window` (seconds, epoch `now`) whose answer was never recorded.
-    HeyGen replays a key for 24 hours only: these must be looked up on the account before anything
-    is sent again, or the replay would create a second avatar."""
-    stale = []
-    for record in records.values():
-        if record.status not in SENT or record.look_id:
-            continue
-        sent = record.sent_at or record.updated_at  # a 0.1 ledger has no sent_at: its last update
-        if sent and now - datetime.fromisoformat(sent).timestamp() >= window:
-            stale.append(record.key)
-    return stale
 
 
 def starting_phase(step: Step, record: Record) -> Phase:

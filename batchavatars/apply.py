@@ -1,0 +1,205 @@
+"""Applying a plan, given an open ledger and the API's URL and key (the Python API in api.py owns
+those): the ledger bound to its API and account, keys older than the replay window looked up on
+the account (and `--adopt`), the scheduler run, the old looks of replaced items deleted; and the
+deletions of `prune`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from urllib.parse import urlsplit
+
+from .adopt import adopt_existing, stale_intents
+from .apierrors import AuthFailed
+from .client import HeyGenClient
+from .errors import AuthError, LedgerError, ServiceError
+from .events import Reporter
+from .ledger import Ledger
+from .lifecycle import ItemBook
+from .manifest import Manifest
+from .planner import build_plan
+from .records import Record, RunResult, Status
+from .requester import Abandoned, ItemFailed, Requester
+from .retry import RetryPolicy
+from .scheduler import Scheduler
+from .settings import RunSettings
+from .spec import ItemSpec
+
+SANDBOX_ORIGIN = "sandbox"  # what a sandbox ledger records as its API: the port changes every run
+
+
+def origin_of(url: str) -> str:
+    """The API a ledger belongs to: scheme, host and port (a trailing slash or path is no matter)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def bind_ledger(book: Ledger, name: str, value: str, fix: str) -> None:
+    """A ledger holds the ids of one API and one account: running it against another would skip
+    everything and export ids that do not exist there."""
+    recorded = book.meta(name)
+    if recorded is None:
+        book.set_meta(name, value)
+    elif recorded != value:
+        raise LedgerError(f"{book.path}: made against {name} {recorded}, not {value}. Fix: {fix}")
+
+
+async def _account(client: HeyGenClient, requests: Requester) -> str | None:
+    """Who the key belongs to, where the API says (GET /v3/users/me); None where it does not."""
+    try:
+        me = await requests.call(client.get_me, what="account")
+    except Abandoned:
+        raise ServiceError(
+            f"cannot reach the API at {client.base_url}: nothing answered there. "
+            "Fix: check --base-url (or HEYGEN_BASE_URL) and the network; nothing was sent"
+        ) from None
+    except ItemFailed as failure:
+        if isinstance(failure.error, AuthFailed):
+            raise AuthError(
+                f"the API key was refused ({failure.code}: {failure.message}). Fix: set HEYGEN_API_KEY"
+            ) from None
+        return None  # a server without the endpoint, or a passing fault: no binding this time
+    for name in ("username", "email"):
+        if isinstance(value := me.get(name), str) and value:
+            return value
+    return None
+
+
+async def prepare_ledger(
+    loaded: Manifest, book: Ledger, client: HeyGenClient, requests: Requester, settings: RunSettings
+) -> dict[str, str]:
+    """Bind the ledger to its API and account, adopt (--adopt) and look up keys older than the
+    replay window. Returns the keys to hold back this run, with why."""
+    origin = SANDBOX_ORIGIN if settings.sandbox else origin_of(client.base_url)
+    bind_ledger(
+        book, "base_url", origin, "pass --ledger PATH to keep a ledger per API (or use the base URL it was made with)"
+    )
+    account = await _account(client, requests)
+    if account is not None:
+        bind_ledger(book, "account", account, "use the key of that account, or --ledger PATH for this one")
+    wanted = list(loaded.items) if settings.adopt else _past_the_window(loaded, book, settings)
+    if not wanted:
+        return {}
+    # keys of ours past the window: what is found was made by this ledger, not adopted from elsewhere
+    report = settings.on_event
+    adopted, ambiguous = await adopt_existing(
+        wanted, book, client, requests, report, origin="adopted" if settings.adopt else None
+    )
+    report("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
+    if not settings.adopt:
+        records = book.records()
+        items = ItemBook(book)
+        for spec in wanted:
+            if spec.key not in adopted and spec.key not in ambiguous:
+                items.expire_key(records[spec.key])  # not on the account: sent again, under a new key
+    return {key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()}
+
+
+def _past_the_window(loaded: Manifest, book: Ledger, settings: RunSettings) -> list[ItemSpec]:
+    stale = set(stale_intents(book.records(), now=time.time(), window=settings.replay_window))
+    wanted = [spec for spec in loaded.items if spec.key in stale]
+    if wanted:
+        settings.on_event(
+            "note",
+            note=f"{len(wanted)} requests sent over {settings.replay_window:g} s ago without a recorded answer: "
+            "looking them up on the account before sending anything again",
+        )
+    return wanted
+
+
+async def run_plan(loaded: Manifest, book: Ledger, url: str, api_key: str, settings: RunSettings) -> RunResult:
+    """Everything a run does once its ledger is open and locked."""
+    report = settings.on_event
+    for note in loaded.notes:
+        report("note", note=note)
+    connections = max(settings.concurrency * 2, 16)
+    async with HeyGenClient(url, api_key, max_connections=connections, on_response=settings.on_response) as client:
+        requests = Requester.alone(RetryPolicy(max_attempts=settings.max_attempts), report)
+        held = await prepare_ledger(loaded, book, client, requests, settings)
+        the_plan = build_plan(
+            loaded.items,
+            book.records(),
+            recreate=settings.recreate,
+            only=list(settings.only),
+            exclude=list(settings.exclude),
+            retry_failed=settings.retry_failed,
+        )
+        for note in the_plan.notes:
+            report("note", note=note)
+        scheduler = Scheduler(the_plan, book, client, settings, held=held)
+        left = the_plan.left_alone()
+        if left:
+            hint = " ".join(f"--replace {key}" for key in left[:10])
+            report("changed_left_alone", keys=left, hint=f"to make them again: {hint}")
+        with settings.display(scheduler.snapshot) if settings.display else contextlib.nullcontext():
+            result = await scheduler.run(handle_signals=settings.handle_signals)
+        result.left_alone = left
+        if settings.delete_replaced:
+            await delete_replaced(book, client, requests, report, include_adopted=settings.include_adopted)
+        return result
+
+
+async def delete_replaced(
+    book: Ledger, client: HeyGenClient, requests: Requester, report: Reporter, *, include_adopted: bool
+) -> list[str]:
+    """Delete the old looks of replaced items whose replacement succeeded. Only looks this ledger
+    made (unless include_adopted); a look already gone (404) counts as deleted."""
+    records = book.records()
+    deleted: list[str] = []
+    for row in book.history():
+        look_id, key = str(row["look_id"]), str(row["key"])
+        current = records.get(key)
+        if row["deleted_at"] or row["why"] == "pruned" or current is None or current.status != Status.SUCCEEDED:
+            continue
+        if current.look_id == look_id or (row["origin"] == "adopted" and not include_adopted):
+            continue
+        try:
+            await requests.call(partial(client.delete_look, look_id), what="delete", item=key)
+        except ItemFailed as failure:
+            report("request_failed", key=key, what="delete", error=f"{failure.code}: {failure.message}")
+            continue
+        book.mark_deleted(look_id)
+        deleted.append(look_id)
+        report("look_deleted", key=key, look_id=look_id, why="replaced")
+    return deleted
+
+
+# -- prune ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Pruned:
+    """What prune found and did: records to delete, kept (adopted), deleted, failed to delete."""
+
+    candidates: list[Record] = field(default_factory=list)
+    kept: list[Record] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def prune_candidates(manifest: Manifest, book: Ledger, *, include_adopted: bool) -> Pruned:
+    """The records of items no longer in the manifest: to delete, or kept (adopted ones)."""
+    found = Pruned()
+    for record in build_plan(manifest.items, book.records()).prune:
+        adopted = record.origin == "adopted" and not include_adopted
+        (found.kept if adopted else found.candidates).append(record)
+    return found
+
+
+async def delete_pruned(book: Ledger, url: str, api_key: str, settings: RunSettings, found: Pruned) -> None:
+    """Delete each candidate's look and forget its record; a look already gone counts as deleted."""
+    async with HeyGenClient(url, api_key) as client:
+        requests = Requester.alone(RetryPolicy(max_attempts=settings.max_attempts), settings.on_event)
+        for record in found.candidates:
+            if record.look_id:
+                try:
+                    await requests.call(partial(client.delete_look, record.look_id), what="delete", item=record.key)
+                except ItemFailed as failure:
+                    found.failed[record.key] = f"{failure.code}: {failure.message}"
+                    continue
+                book.add_history(record, why="pruned")
+                book.mark_deleted(record.look_id)
+            book.remove(record.key)
+            found.deleted.append(record.key)
