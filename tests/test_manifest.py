@@ -321,40 +321,19 @@ def test_bad_manifest_catalogue(
 
 
 def test_problems_name_the_item_key(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            """
-        version: 1
-        avatars:
-          - key: nova
-            type: prompt
-            name: Nova
-            prompt: x
-            promt: y
-        """,
-        )
-    )
+    err = problems_of(write(tmp_path, manifest(prompt_block(key="nova", name="Nova", prompt="x", promt="y"))))
     assert [p.key for p in err.problems] == ["nova"]
     assert str(err).startswith(f"{tmp_path / 'm.yaml'}:7:5: [nova] unknown field `promt`")
 
 
 def test_all_problems_are_collected_in_one_error(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            f"""
-        version: 1
-        avatars:
-          - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
-          - {{key: a, type: photo, name: "", file: "{PHOTO}"}}
-          - {{key: c, type: photo, name: C, file: "{PHOTO}", group: zz}}
-        looks:
-          - {{key: l, avatar: nobody, name: L, prompt: p}}
-          - {{key: m, avatar_id: x, name: M, prompt: p, extra: 1}}
-        """,
-        )
+    text = manifest(
+        photo(),
+        photo(name='""'),
+        photo("c", "C", group="zz"),
+        looks=["{key: l, avatar: nobody, name: L, prompt: p}", "{key: m, avatar_id: x, name: M, prompt: p, extra: 1}"],
     )
+    err = problems_of(write(tmp_path, text))
     messages = [p.message for p in err.problems]
     assert len(messages) == 4, messages
     assert any("`name` is empty" in m for m in messages)
@@ -366,19 +345,8 @@ def test_all_problems_are_collected_in_one_error(tmp_path: Path) -> None:
 
 
 def test_invalid_item_does_not_cause_unknown_reference_noise(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            """
-        version: 1
-        avatars:
-          - {key: a, type: photo, name: A}
-        looks:
-          - {key: l, avatar: a, name: L, prompt: p}
-        """,
-        )
-    )
-    assert [p.message for p in err.problems] == ["missing required field `file`"]
+    text = manifest(photo(file=None), looks=["{key: l, avatar: a, name: L, prompt: p}"])
+    assert [p.message for p in problems_of(write(tmp_path, text)).problems] == ["missing required field `file`"]
 
 
 # -- documents that cannot be read -------------------------------------------------------------------
@@ -454,17 +422,9 @@ def test_nothing_but_manifest_error_escapes_odd_arguments() -> None:
 
 
 def test_column_counts_characters_not_bytes(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            """
-        version: 1
-        looks:
-          - {name: "Zoë Çelik", key: z, avatar: nobody, prompt: p}
-        """,
-        )
-    )
-    line = '  - {name: "Zoë Çelik", key: z, avatar: nobody, prompt: p}'
+    look = '{name: "Zoë Çelik", key: z, avatar: nobody, prompt: p}'
+    err = problems_of(write(tmp_path, manifest(looks=[look])))
+    line = f"  - {look}"
     assert_problem(err, "`avatar` names `nobody`", 3, line.index("nobody") + 1)
 
 
@@ -682,33 +642,19 @@ def test_spec_mapping_of_every_field(tmp_path: Path) -> None:
 
 
 def test_templates_expand_and_can_be_parents(tmp_path: Path) -> None:
-    m = load_manifest(
-        write(
-            tmp_path,
-            f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-          - {{key: sam, type: photo, name: Sam, file: "{PHOTO}"}}
-          - {{key: bot, type: prompt, name: Bot, prompt: a robot}}
-        look_templates:
-          - for_each: all
-            key: "{{avatar}}-office"
-            name: "{{name}}, office ({{type}})"
-            prompt: "{{name}} in an office; {{{{literal braces}}}}"
-          - for_each: [sam]
-            key: "{{avatar}}-beach"
-            name: "{{name}}, beach"
-            prompt: beach
-          - for_each: {{type: [prompt]}}
-            key: "{{avatar}}-space"
-            name: "{{name}}, space"
-            prompt: space
-        looks:
-          - {{key: ava-office-night, avatar: ava-office, name: Ava at night, prompt: night}}
-        """,
-        )
+    braces = '"{name} in an office; {{literal braces}}"'
+    text = manifest(
+        AVA,
+        photo("sam", "Sam"),
+        "{key: bot, type: prompt, name: Bot, prompt: a robot}",
+        look_templates=[
+            template(key='"{avatar}-office"', name='"{name}, office ({type})"', prompt=braces),
+            template(for_each="[sam]", key='"{avatar}-beach"', name='"{name}, beach"', prompt="beach"),
+            template(for_each="{type: [prompt]}", key='"{avatar}-space"', name='"{name}, space"', prompt="space"),
+        ],
+        looks=["{key: ava-office-night, avatar: ava-office, name: Ava at night, prompt: night}"],
     )
+    m = load_manifest(write(tmp_path, text))
     keys = [s.key for s in m.items]
     assert keys == [
         "ava",
@@ -729,41 +675,14 @@ def test_templates_expand_and_can_be_parents(tmp_path: Path) -> None:
 
 
 def test_template_filter_matching_nothing_is_a_note(tmp_path: Path) -> None:
-    m = load_manifest(
-        write(
-            tmp_path,
-            f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-        look_templates:
-          - for_each: {{type: digital_twin}}
-            key: "{{avatar}}-x"
-            name: "{{name}}"
-            prompt: p
-        """,
-        )
-    )
+    m = load_manifest(write(tmp_path, manifest(AVA, look_templates=[template(for_each="{type: digital_twin}")])))
     assert [s.key for s in m.items] == ["ava"]
     assert len(m.notes) == 1 and "matches no avatar" in m.notes[0] and ":5:15:" in m.notes[0]
 
 
 def test_template_problems_are_capped(tmp_path: Path) -> None:
-    avatars = "\n".join(f'  - {{key: a{i}, type: photo, name: A {i}, file: "{PHOTO}"}}' for i in range(30))
-    err = problems_of(
-        write(
-            tmp_path,
-            "version: 1\navatars:\n"
-            + avatars
-            + """
-look_templates:
-  - for_each: all
-    key: "{name}"
-    name: "{name}"
-    prompt: p
-""",
-        )
-    )
+    avatars = [photo(f"a{i}", f"A {i}") for i in range(30)]
+    err = problems_of(write(tmp_path, manifest(*avatars, look_templates=[template(key='"{name}"')])))
     assert len(err.problems) == 6 and sum("25 more problems" in p.message for p in err.problems) == 1
 
 
@@ -825,19 +744,7 @@ def test_local_file_checks(tmp_path: Path, name: str, content: bytes | str | Non
         (tmp_path / name).mkdir()
     elif content is not None:
         (tmp_path / name).write_bytes(content)  # type: ignore[arg-type]
-    err = problems_of(
-        write(
-            tmp_path,
-            f"""
-        version: 1
-        avatars:
-          - key: a
-            type: {kind}
-            name: A
-            file: {name}
-        """,
-        )
-    )
+    err = problems_of(write(tmp_path, manifest(photo_block(type=kind, file=name))))
     assert_problem(err, substring, 6, 11)
     assert err.problems[0].key == "a"
 
@@ -845,25 +752,18 @@ def test_local_file_checks(tmp_path: Path, name: str, content: bytes | str | Non
 def test_valid_video_and_reference_image(tmp_path: Path) -> None:
     (tmp_path / "clip.webm").write_bytes(b"x")
     (tmp_path / "REF.JPEG").write_bytes(jpeg_bytes())
-    m = load_manifest(
-        write(
-            tmp_path,
-            """
-        version: 1
-        avatars:
-          - {key: a, type: digital_twin, name: A, file: {path: clip.webm}}
-          - {key: b, type: prompt, name: B, prompt: p, reference_images: [REF.JPEG, {path: nope.png}]}
-        """.replace(", {path: nope.png}", ""),
-        )
+    text = manifest(
+        "{key: a, type: digital_twin, name: A, file: {path: clip.webm}}",
+        "{key: b, type: prompt, name: B, prompt: p, reference_images: [REF.JPEG]}",
     )
+    m = load_manifest(write(tmp_path, text))
     assert m.items[0].file == FileRef("path", str(tmp_path / "clip.webm"))
     assert m.items[1].reference_images == (FileRef("path", str(tmp_path / "REF.JPEG")),)
 
 
 def test_each_local_file_is_stat_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "same.png").write_bytes(png_bytes())
-    avatars = "\n".join(f"  - {{key: a{i}, type: photo, name: A, file: same.png}}" for i in range(50))
-    path = write(tmp_path, "version: 1\navatars:\n" + avatars + "\n")
+    path = write(tmp_path, manifest(*(photo(f"a{i}", file="same.png") for i in range(50))))
     calls: list[str] = []
     real_stat = os.stat
 
@@ -877,23 +777,8 @@ def test_each_local_file_is_stat_once(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_reference_image_problem_points_at_entry(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            """
-        version: 1
-        avatars:
-          - key: b
-            type: prompt
-            name: B
-            prompt: p
-            reference_images:
-              - https://cdn.example.com/ok.png
-              - {path: gone.png}
-        """,
-        )
-    )
-    assert_problem(err, "gone.png: no such file", 9, 16)
+    entry = prompt_block(key="b", name="B", reference_images=["https://cdn.example.com/ok.png", "{path: gone.png}"])
+    assert_problem(problems_of(write(tmp_path, manifest(entry))), "gone.png: no such file", 9, 16)
 
 
 # -- CSV rosters ---------------------------------------------------------------------------------------
@@ -1018,19 +903,11 @@ def test_template_expansion_is_capped(tmp_path: Path, monkeypatch: pytest.Monkey
     from batchavatars.manifest import load as load_module
 
     monkeypatch.setattr(load_module, "MAX_ITEMS", 10)
-    avatars = "\n".join(f'  - {{key: a{i}, type: photo, name: A, file: "{PHOTO}"}}' for i in range(4))
-    err = problems_of(
-        write(
-            tmp_path,
-            "version: 1\navatars:\n"
-            + avatars
-            + """
-look_templates:
-  - {for_each: all, key: "{avatar}-x", name: "{name}", prompt: p}
-  - {for_each: all, key: "{avatar}-y", name: "{name}", prompt: p}
-""",
-        )
-    )
+    templates = [
+        '{for_each: all, key: "{avatar}-x", name: "{name}", prompt: p}',
+        '{for_each: all, key: "{avatar}-y", name: "{name}", prompt: p}',
+    ]
+    err = problems_of(write(tmp_path, manifest(*(photo(f"a{i}") for i in range(4)), look_templates=templates)))
     assert_problem(err, "look templates would make more than 10 items", 9, 5)  # the second template
 
 
