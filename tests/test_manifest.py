@@ -796,6 +796,14 @@ ROSTER_YAML = """
     """
 
 
+CSV_PHOTO = "https://x.example.com/a.jpg"
+
+
+def people_csv(*rows: str) -> str:
+    """team/people.csv: the header row `key,type,name,file`, then these rows."""
+    return "".join(f"{row}\n" for row in ("key,type,name,file", *rows))
+
+
 def roster(tmp_path: Path, csv_text: str | bytes) -> Path:
     (tmp_path / "team").mkdir(exist_ok=True)
     data = csv_text.encode() if isinstance(csv_text, str) else csv_text
@@ -829,31 +837,31 @@ def test_roster_rows_become_avatars(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "csv_text,substring,line,col",
     [
-        ("key,type,name,file\nann,photo,Ann,https://x.example.com/a.jpg\nbob,photo,Bob,\n", "empty `file` cell", 3, 4),
-        ("key,type,name,file\nann,fotoo,Ann,https://x.example.com/a.jpg\n", "unknown avatar type 'fotoo'", 2, 2),
-        ("key,type,name,file\nAnn,photo,Ann,https://x.example.com/a.jpg\n", "`key` 'Ann' is not a valid key", 2, 1),
-        ("key,type,name,file\nann,photo,Ann,missing.jpg\n", "no such file", 2, 4),
-        ("key,type,name,file\nann,photo,Ann,https://x.example.com/a.jpg,oops\n", "row has 5 cells", 2, 5),
+        (people_csv(f"ann,photo,Ann,{CSV_PHOTO}", "bob,photo,Bob,"), "empty `file` cell", 3, 4),
+        (people_csv(f"ann,fotoo,Ann,{CSV_PHOTO}"), "unknown avatar type 'fotoo'", 2, 2),
+        (people_csv(f"Ann,photo,Ann,{CSV_PHOTO}"), "`key` 'Ann' is not a valid key", 2, 1),
+        (people_csv("ann,photo,Ann,missing.jpg"), "no such file", 2, 4),
+        (people_csv(f"ann,photo,Ann,{CSV_PHOTO},oops"), "row has 5 cells", 2, 5),
         (
-            "key,type,name,file,prompt\nann,prompt,Ann,https://x.example.com/a.jpg,p\n",
+            f"key,type,name,file,prompt\nann,prompt,Ann,{CSV_PHOTO},p\n",
             "`file` is not used by a prompt avatar. Fix: leave the `file` cell empty",
             2,
             4,
         ),
         (
-            "key,type,name,file,group\nann,photo,Ann,https://x.example.com/a.jpg,nobody\n",
+            f"key,type,name,file,group\nann,photo,Ann,{CSV_PHOTO},nobody\n",
             "`group` names `nobody`",
             2,
             5,
         ),
-        ("key,type,name,file\nlead,photo,Lead,https://x.example.com/a.jpg\n", "duplicate key `lead`", 2, 1),
+        (people_csv(f"lead,photo,Lead,{CSV_PHOTO}"), "duplicate key `lead`", 2, 1),
         ("key,type,name,fle\n", "unknown column 'fle' in the header row. Fix: did you mean `file`?", 1, 4),
         ("key,type\nann,photo\n", "the header row lacks the column name", 1, 1),
-        ("ann,photo,Ann,https://x.example.com/a.jpg\n", "is not a header row", 1, 1),
+        (f"ann,photo,Ann,{CSV_PHOTO}\n", "is not a header row", 1, 1),
         ("key,type,name,key\n", "column 'key' appears twice", 1, 4),
         ("", "is empty", 1, 1),
         (b"key,type,name\nann,photo,\xff\n", "is not UTF-8 text", 2, 11),
-        ("key,type,name,file\n" + 'ann,photo,"' + "x" * 200_000 + '",u\n', "not a valid CSV file", 2, 1),
+        (people_csv('ann,photo,"' + "x" * 200_000 + '",u'), "not a valid CSV file", 2, 1),
     ],
 )
 def test_roster_problems(tmp_path: Path, csv_text: str | bytes, substring: str, line: int, col: int) -> None:
@@ -862,13 +870,13 @@ def test_roster_problems(tmp_path: Path, csv_text: str | bytes, substring: str, 
 
 
 def test_roster_with_header_only_is_a_note(tmp_path: Path) -> None:
-    m = load_manifest(roster(tmp_path, "key,type,name,file\n"))
+    m = load_manifest(roster(tmp_path, people_csv()))
     assert [s.key for s in m.items] == ["lead", "lead-office"]
     assert any("no rows" in n for n in m.notes)
 
 
 def test_roster_row_problems_and_manifest_problems_together(tmp_path: Path) -> None:
-    path = roster(tmp_path, "key,type,name,file\nann,photo,,https://x.example.com/a.jpg\n")
+    path = roster(tmp_path, people_csv(f"ann,photo,,{CSV_PHOTO}"))
     path.write_text(path.read_text() + "looks:\n  - {key: l, avatar: zed, name: L, prompt: p}\n")
     err = problems_of(path)
     files = [Path(p.location.file).name for p in err.problems]
