@@ -4,6 +4,7 @@ text written out by hand would have: so the line and column a case expects follo
 from __future__ import annotations
 
 PHOTO = "https://cdn.example.com/a.jpg"
+TWIN = "https://cdn.example.com/t.mp4"
 
 Field = str | list[str] | None
 
@@ -63,3 +64,8 @@ def template(**changes: Field) -> list[str]:
 def photo(key: str = "a", name: str = "A", **changes: str | None) -> str:
     """A photo avatar as a flow mapping: `{key: a, type: photo, name: A, file: "<PHOTO>"}`."""
     return flow(**{"key": key, "type": "photo", "name": name, "file": f'"{PHOTO}"', **changes})
+
+
+def twin(key: str, name: str, **changes: str | None) -> str:
+    """A digital twin as a flow mapping: `{key: ..., type: digital_twin, name: ..., file: "<TWIN>"}`."""
+    return flow(**{"key": key, "type": "digital_twin", "name": name, "file": f'"{TWIN}"', **changes})
