@@ -14,6 +14,7 @@ from batchavatars.errors import ManifestError
 from batchavatars.manifest import Manifest, load_manifest, starter_manifest
 from batchavatars.spec import FileRef, ItemSpec, Location
 
+from .manifests import PHOTO, block, manifest, photo, photo_block, prompt_block, template
 from .media import jpeg_bytes, png_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,893 +43,266 @@ def assert_problem(err: ManifestError, substring: str, line: int, col: int, file
     raise AssertionError(f"no problem with {substring!r} at {line}:{col}; got:\n{listing}")
 
 
-PHOTO = "https://cdn.example.com/a.jpg"
+# A typo in a prompt avatar: reported as an unknown field, and the field it meant as missing.
+PROMT_TYPO = manifest(prompt_block(key="nova", name="Nova", prompt=None, promt="a starship captain"))
+AVA = photo("ava", "Ava")  # the avatar the look templates below expand for
 
-# (id, manifest text, expected substring of the problem, line, col). A str col names the token the
+# (id, manifest text, (expected substring of the problem, line, col)). A str col names the token the
 # problem must point at: its column is where that token starts on the line.
 CATALOGUE = [
     (
         "typo-suggests-field",
-        """
-        version: 1
-        avatars:
-          - key: nova
-            type: prompt
-            name: Nova
-            promt: a starship captain
-        """,
-        "unknown field `promt` in a prompt avatar. Fix: did you mean `prompt`?",
-        6,
-        5,
+        PROMT_TYPO,
+        ("unknown field `promt` in a prompt avatar. Fix: did you mean `prompt`?", 6, 5),
     ),
-    (
-        "typo-missing-required-too",
-        """
-        version: 1
-        avatars:
-          - key: nova
-            type: prompt
-            name: Nova
-            promt: a starship captain
-        """,
-        "missing required field `prompt`",
-        3,
-        5,
-    ),
-    (
-        "unknown-top-level",
-        """
-        version: 1
-        avatar: []
-        """,
-        "did you mean `avatars`?",
-        2,
-        1,
-    ),
+    ("typo-missing-required-too", PROMT_TYPO, ("missing required field `prompt`", 3, 5)),
+    ("unknown-top-level", "version: 1\navatar: []\n", ("did you mean `avatars`?", 2, 1)),
     (
         "unknown-in-look",
-        """
-        version: 1
-        looks:
-          - {key: l, avatar_id: look_1, name: L, prompt: p, colour: red}
-        """,
-        "unknown field `colour` in a look",
-        3,
-        "colour",
+        manifest(looks=["{key: l, avatar_id: look_1, name: L, prompt: p, colour: red}"]),
+        ("unknown field `colour` in a look", 3, "colour"),
     ),
     (
         "unknown-in-file-mapping",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: A
-            file: {{url: {PHOTO}, path: a.jpg}}
-        """,
-        "a file mapping takes exactly one of url, path, asset_id",
-        6,
-        "path:",
+        manifest(photo_block(file=f"{{url: {PHOTO}, path: a.jpg}}")),
+        ("a file mapping takes exactly one of url, path, asset_id", 6, "path:"),
     ),
-    (
-        "file-mapping-typo",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: A
-            file: {{uri: {PHOTO}}}
-        """,
-        "did you mean `url`?",
-        6,
-        11,
-    ),
-    (
-        "version-missing",
-        """
-        avatars: []
-        """,
-        "missing `version`",
-        1,
-        1,
-    ),
+    ("file-mapping-typo", manifest(photo_block(file=f"{{uri: {PHOTO}}}")), ("did you mean `url`?", 6, 11)),
+    ("version-missing", "avatars: []\n", ("missing `version`", 1, 1)),
     (
         "version-unknown",
-        """
-        version: 2
-        avatars: []
-        """,
-        "unsupported manifest version 2. Fix: this batchavatars reads manifest version 1",
-        1,
-        10,
+        "version: 2\navatars: []\n",
+        ("unsupported manifest version 2. Fix: this batchavatars reads manifest version 1", 1, 10),
     ),
-    (
-        "version-string",
-        """
-        version: "1"
-        """,
-        "`version` must be the whole number 1, not the string '1'",
-        1,
-        10,
-    ),
-    (
-        "missing-name",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            file: {PHOTO}
-        """,
-        "missing required field `name`",
-        3,
-        5,
-    ),
-    (
-        "empty-name",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: ""
-            file: {PHOTO}
-        """,
-        "`name` is empty",
-        5,
-        11,
-    ),
-    (
-        "name-too-long",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: {"n" * 256}
-            file: {PHOTO}
-        """,
-        "`name` is 256 characters; the limit is 255",
-        5,
-        11,
-    ),
+    ("version-string", 'version: "1"\n', ("`version` must be the whole number 1, not the string '1'", 1, 10)),
+    ("missing-name", manifest(photo_block(name=None)), ("missing required field `name`", 3, 5)),
+    ("empty-name", manifest(photo_block(name='""')), ("`name` is empty", 5, 11)),
+    ("name-too-long", manifest(photo_block(name="n" * 256)), ("`name` is 256 characters; the limit is 255", 5, 11)),
     (
         "name-not-a-string",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: yes
-            file: {PHOTO}
-        """,
-        'must be a string, not the boolean true (YAML reads yes that way). Fix: quote it: name: "yes"',
-        5,
-        11,
+        manifest(photo_block(name="yes")),
+        ('must be a string, not the boolean true (YAML reads yes that way). Fix: quote it: name: "yes"', 5, 11),
     ),
-    (
-        "missing-type",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            name: A
-            file: {PHOTO}
-        """,
-        "missing required field `type`",
-        3,
-        5,
-    ),
+    ("missing-type", manifest(photo_block(type=None)), ("missing required field `type`", 3, 5)),
     (
         "bad-type",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: fotoo
-            name: A
-            file: {PHOTO}
-        """,
-        "unknown avatar type 'fotoo'. Fix: did you mean `photo`?",
-        4,
-        11,
+        manifest(photo_block(type="fotoo")),
+        ("unknown avatar type 'fotoo'. Fix: did you mean `photo`?", 4, 11),
     ),
     (
         "bad-type-still-checks-key",
-        f"""
-        version: 1
-        avatars:
-          - key: A
-            type: fotoo
-            name: A
-            file: {PHOTO}
-        """,
-        "`key` 'A' is not a valid key",
-        3,
-        10,
+        manifest(photo_block(key="A", type="fotoo")),
+        ("`key` 'A' is not a valid key", 3, 10),
     ),
     (
         "bad-key",
-        f"""
-        version: 1
-        avatars:
-          - key: Ava Reyes
-            type: photo
-            name: Ava
-            file: {PHOTO}
-        """,
-        "`key` 'Ava Reyes' is not a valid key. Fix: keys are 1-64 characters",
-        3,
-        10,
+        manifest(photo_block(key="Ava Reyes", name="Ava")),
+        ("`key` 'Ava Reyes' is not a valid key. Fix: keys are 1-64 characters", 3, 10),
     ),
-    (
-        "key-too-long",
-        f"""
-        version: 1
-        avatars:
-          - key: {"k" * 65}
-            type: photo
-            name: Ava
-            file: {PHOTO}
-        """,
-        "is not a valid key",
-        3,
-        10,
-    ),
-    (
-        "photo-needs-file",
-        """
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: A
-        """,
-        "missing required field `file`",
-        3,
-        5,
-    ),
-    (
-        "prompt-needs-prompt",
-        """
-        version: 1
-        avatars:
-          - {key: a, type: prompt, name: A}
-        """,
-        "missing required field `prompt`",
-        3,
-        5,
-    ),
-    (
-        "file-on-prompt-avatar",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: prompt
-            name: A
-            prompt: p
-            file: {PHOTO}
-        """,
-        "`file` is not used by a prompt avatar",
-        7,
-        5,
-    ),
+    ("key-too-long", manifest(photo_block(key="k" * 65, name="Ava")), ("is not a valid key", 3, 10)),
+    ("photo-needs-file", manifest(photo_block(file=None)), ("missing required field `file`", 3, 5)),
+    ("prompt-needs-prompt", manifest("{key: a, type: prompt, name: A}"), ("missing required field `prompt`", 3, 5)),
+    ("file-on-prompt-avatar", manifest(prompt_block(file=PHOTO)), ("`file` is not used by a prompt avatar", 7, 5)),
     (
         "consent-on-photo",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: A
-            file: {PHOTO}
-            consent: {{reroute_url: https://example.com}}
-        """,
-        "`consent` is only for digital_twin avatars",
-        7,
-        5,
+        manifest(photo_block(consent="{reroute_url: https://example.com}")),
+        ("`consent` is only for digital_twin avatars", 7, 5),
     ),
     (
         "reference-images-on-photo",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: A
-            file: {PHOTO}
-            reference_images: [{PHOTO}]
-        """,
-        "`reference_images` is only for prompt avatars",
-        7,
-        5,
+        manifest(photo_block(reference_images=f"[{PHOTO}]")),
+        ("`reference_images` is only for prompt avatars", 7, 5),
     ),
     (
         "too-many-reference-images",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: prompt
-            name: A
-            prompt: p
-            reference_images: [{PHOTO}, {PHOTO}, {PHOTO}, {PHOTO}]
-        """,
-        "`reference_images` has 4 images; HeyGen takes at most 3",
-        7,
-        23,
+        manifest(prompt_block(reference_images=f"[{PHOTO}, {PHOTO}, {PHOTO}, {PHOTO}]")),
+        ("`reference_images` has 4 images; HeyGen takes at most 3", 7, 23),
     ),
     (
         "prompt-too-long",
-        f"""
-        version: 1
-        looks:
-          - key: l
-            avatar_id: look_1
-            name: L
-            prompt: {"p" * 1234}
-        """,
-        "`prompt` is 1234 characters; the limit is 1000. Fix: shorten it by 234 characters",
-        6,
-        13,
+        manifest(looks=[block(key="l", avatar_id="look_1", name="L", prompt="p" * 1234)]),
+        ("`prompt` is 1234 characters; the limit is 1000. Fix: shorten it by 234 characters", 6, 13),
     ),
     (
         "group-and-avatar-group-id",
-        f"""
-        version: 1
-        avatars:
-          - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
-          - key: b
-            type: photo
-            name: B
-            file: {PHOTO}
-            group: a
-            avatar_group_id: group_1
-        """,
-        "`group` and `avatar_group_id` cannot both be set",
-        9,
-        5,
+        manifest(photo(), photo_block(key="b", name="B", group="a", avatar_group_id="group_1")),
+        ("`group` and `avatar_group_id` cannot both be set", 9, 5),
     ),
     (
         "group-names-a-look",
-        f"""
-        version: 1
-        avatars:
-          - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
-          - {{key: b, type: photo, name: B, file: "{PHOTO}", group: l}}
-        looks:
-          - {{key: l, avatar: a, name: L, prompt: p}}
-        """,
-        "`group` names `l`, which is a look",
-        4,
-        "l}",
+        manifest(photo(), photo("b", "B", group="l"), looks=["{key: l, avatar: a, name: L, prompt: p}"]),
+        ("`group` names `l`, which is a look", 4, "l}"),
     ),
     (
         "group-unknown",
-        f"""
-        version: 1
-        avatars:
-          - {{key: anna, type: photo, name: A, file: "{PHOTO}"}}
-          - {{key: b, type: photo, name: B, file: "{PHOTO}", group: ana}}
-        """,
-        "`group` names `ana`, which is no avatar of this manifest. Fix: did you mean `anna`?",
-        4,
-        "ana}",
+        manifest(photo("anna"), photo("b", "B", group="ana")),
+        ("`group` names `ana`, which is no avatar of this manifest. Fix: did you mean `anna`?", 4, "ana}"),
     ),
     (
         "look-both-parents",
-        """
-        version: 1
-        looks:
-          - key: l
-            avatar: x
-            avatar_id: look_1
-            name: L
-            prompt: p
-        """,
-        "`avatar` and `avatar_id` cannot both be set",
-        5,
-        5,
+        manifest(looks=[block(key="l", avatar="x", avatar_id="look_1", name="L", prompt="p")]),
+        ("`avatar` and `avatar_id` cannot both be set", 5, 5),
     ),
-    (
-        "look-no-parent",
-        """
-        version: 1
-        looks:
-          - key: l
-            name: L
-            prompt: p
-        """,
-        "a look needs a parent",
-        3,
-        5,
-    ),
+    ("look-no-parent", manifest(looks=[block(key="l", name="L", prompt="p")]), ("a look needs a parent", 3, 5)),
     (
         "look-unknown-parent",
-        f"""
-        version: 1
-        avatars:
-          - {{key: maya, type: photo, name: M, file: "{PHOTO}"}}
-        looks:
-          - {{key: l, avatar: mya, name: L, prompt: p}}
-        """,
-        "`avatar` names `mya`, which is no avatar or look of this manifest. Fix: did you mean `maya`?",
-        5,
-        "mya",
+        manifest(photo("maya", "M"), looks=["{key: l, avatar: mya, name: L, prompt: p}"]),
+        ("`avatar` names `mya`, which is no avatar or look of this manifest. Fix: did you mean `maya`?", 5, "mya"),
     ),
     (
         "duplicate-item-key",
-        f"""
-        version: 1
-        avatars:
-          - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
-        looks:
-          - {{key: a, avatar: a, name: L, prompt: p}}
-        """,
-        "duplicate key `a` (first at",
-        5,
-        "a, avatar",
+        manifest(photo(), looks=["{key: a, avatar: a, name: L, prompt: p}"]),
+        ("duplicate key `a` (first at", 5, "a, avatar"),
     ),
     (
         "duplicate-yaml-key",
-        f"""
-        version: 1
-        avatars:
-          - key: a
-            type: photo
-            name: A
-            name: B
-            file: {PHOTO}
-        """,
-        "duplicate key `name` in one mapping (first at line 5)",
-        6,
-        5,
+        manifest(["key: a", "type: photo", "name: A", "name: B", f"file: {PHOTO}"]),
+        ("duplicate key `name` in one mapping (first at line 5)", 6, 5),
     ),
     (
         "cycle-of-looks",
-        """
-        version: 1
-        looks:
-          - {key: a, avatar: c, name: A, prompt: p}
-          - {key: b, avatar: a, name: B, prompt: p}
-          - {key: c, avatar: b, name: C, prompt: p}
-        """,
-        "cycle: a → c → b → a",
-        3,
-        "c, name",
+        manifest(
+            looks=[
+                "{key: a, avatar: c, name: A, prompt: p}",
+                "{key: b, avatar: a, name: B, prompt: p}",
+                "{key: c, avatar: b, name: C, prompt: p}",
+            ]
+        ),
+        ("cycle: a → c → b → a", 3, "c, name"),
     ),
-    (
-        "self-cycle",
-        """
-        version: 1
-        looks:
-          - {key: me, avatar: me, name: A, prompt: p}
-        """,
-        "cycle: me → me",
-        3,
-        "me, name",
-    ),
-    (
-        "cycle-of-groups",
-        f"""
-        version: 1
-        avatars:
-          - {{key: a, type: photo, name: A, file: "{PHOTO}", group: b}}
-          - {{key: b, type: photo, name: B, file: "{PHOTO}", group: a}}
-        """,
-        "cycle: a → b → a",
-        3,
-        "b}",
-    ),
-    (
-        "wrong-type-list",
-        """
-        version: 1
-        avatars: {key: a}
-        """,
-        "`avatars` must be a list, not a mapping",
-        2,
-        10,
-    ),
+    ("self-cycle", manifest(looks=["{key: me, avatar: me, name: A, prompt: p}"]), ("cycle: me → me", 3, "me, name")),
+    ("cycle-of-groups", manifest(photo(group="b"), photo("b", "B", group="a")), ("cycle: a → b → a", 3, "b}")),
+    ("wrong-type-list", "version: 1\navatars: {key: a}\n", ("`avatars` must be a list, not a mapping", 2, 10)),
     (
         "entry-not-a-mapping",
-        """
-        version: 1
-        looks:
-          - just a string
-        """,
-        "each entry of `looks` must be a mapping (a look), not the string 'just a string'",
-        3,
-        5,
+        manifest(looks=["just a string"]),
+        ("each entry of `looks` must be a mapping (a look), not the string 'just a string'", 3, 5),
     ),
-    (
-        "file-wrong-type",
-        """
-        version: 1
-        avatars:
-          - {key: a, type: photo, name: A, file: 12}
-        """,
-        "`file` must be a URL string, a path string",
-        3,
-        "12",
-    ),
+    ("file-wrong-type", manifest(photo(file="12")), ("`file` must be a URL string, a path string", 3, "12")),
     (
         "url-not-http",
-        """
-        version: 1
-        avatars:
-          - {key: a, type: photo, name: A, file: {url: "ftp://x.example.com/a.jpg"}}
-        """,
-        "`file.url` must be an http(s) URL",
-        3,
-        '"ftp',
+        manifest(photo(file='{url: "ftp://x.example.com/a.jpg"}')),
+        ("`file.url` must be an http(s) URL", 3, '"ftp'),
     ),
     (
         "url-string-other-scheme",
-        """
-        version: 1
-        avatars:
-          - {key: a, type: photo, name: A, file: "s3://bucket/a.jpg"}
-        """,
-        "uses a scheme other than http(s)",
-        3,
-        '"s3',
+        manifest(photo(file='"s3://bucket/a.jpg"')),
+        ("uses a scheme other than http(s)", 3, '"s3'),
     ),
     (
         "url-with-space",
-        """
-        version: 1
-        avatars:
-          - {key: a, type: photo, name: A, file: "https://cdn.example.com/my photo.jpg"}
-        """,
-        "contains spaces",
-        3,
-        '"https',
+        manifest(photo(file='"https://cdn.example.com/my photo.jpg"')),
+        ("contains spaces", 3, '"https'),
     ),
     (
         "reroute-url-bad",
-        """
-        version: 1
-        avatars:
-          - key: a
-            type: digital_twin
-            name: A
-            file: https://cdn.example.com/a.mp4
-            consent: {reroute_url: "not a url"}
-        """,
-        "`consent.reroute_url` must be an http(s) URL",
-        7,
-        '"not a url"',
+        manifest(
+            block(
+                key="a",
+                type="digital_twin",
+                name="A",
+                file="https://cdn.example.com/a.mp4",
+                consent='{reroute_url: "not a url"}',
+            )
+        ),
+        ("`consent.reroute_url` must be an http(s) URL", 7, '"not a url"'),
     ),
-    (
-        "asset-id-empty",
-        """
-        version: 1
-        avatars:
-          - {key: a, type: photo, name: A, file: {asset_id: ""}}
-        """,
-        "`file.asset_id` is empty",
-        3,
-        '""',
-    ),
+    ("asset-id-empty", manifest(photo(file='{asset_id: ""}')), ("`file.asset_id` is empty", 3, '""')),
     (
         "template-unknown-placeholder",
-        f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-        look_templates:
-          - for_each: all
-            key: "{{avatar}}-{{nme}}"
-            name: "{{name}}"
-            prompt: p
-        """,
-        "uses unknown placeholder {nme} (did you mean {name}?)",
-        6,
-        10,
+        manifest(AVA, look_templates=[template(key='"{avatar}-{nme}"')]),
+        ("uses unknown placeholder {nme} (did you mean {name}?)", 6, 10),
     ),
-    (
-        "template-stray-brace",
-        f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-        look_templates:
-          - for_each: all
-            key: "{{avatar}}-x"
-            name: "{{name}}"
-            prompt: "{{name"
-        """,
-        "has a stray brace",
-        8,
-        13,
-    ),
+    ("template-stray-brace", manifest(AVA, look_templates=[template(prompt='"{name"')]), ("has a stray brace", 8, 13)),
     (
         "template-for-each-unknown-key",
-        f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-        look_templates:
-          - for_each: [ava, avva]
-            key: "{{avatar}}-x"
-            name: "{{name}}"
-            prompt: p
-        """,
-        "`for_each` lists `avva`, which is no avatar of this manifest. Fix: did you mean `ava`?",
-        5,
-        "avva",
+        manifest(AVA, look_templates=[template(for_each="[ava, avva]")]),
+        ("`for_each` lists `avva`, which is no avatar of this manifest. Fix: did you mean `ava`?", 5, "avva"),
     ),
     (
         "template-for-each-a-look",
-        f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-        looks:
-          - {{key: ava-l, avatar: ava, name: L, prompt: p}}
-        look_templates:
-          - for_each: [ava-l]
-            key: "{{avatar}}-x"
-            name: "{{name}}"
-            prompt: p
-        """,
-        "`for_each` lists `ava-l`, which is a look",
-        7,
-        "ava-l",
+        manifest(
+            AVA,
+            looks=["{key: ava-l, avatar: ava, name: L, prompt: p}"],
+            look_templates=[template(for_each="[ava-l]")],
+        ),
+        ("`for_each` lists `ava-l`, which is a look", 7, "ava-l"),
     ),
     (
         "template-bad-expanded-key",
-        f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava Reyes, file: "{PHOTO}"}}
-        look_templates:
-          - for_each: all
-            key: "{{name}}-office"
-            name: "{{name}}"
-            prompt: p
-        """,
-        "look template key gives 'Ava Reyes-office' for avatar `ava`, not a valid key",
-        6,
-        10,
+        manifest(photo("ava", "Ava Reyes"), look_templates=[template(key='"{name}-office"')]),
+        ("look template key gives 'Ava Reyes-office' for avatar `ava`, not a valid key", 6, 10),
     ),
     (
         "template-duplicate-key",
-        f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-        looks:
-          - {{key: ava-office, avatar: ava, name: L, prompt: p}}
-        look_templates:
-          - for_each: all
-            key: "{{avatar}}-office"
-            name: "{{name}}"
-            prompt: p
-        """,
-        "duplicate key `ava-office`: the look template makes it for avatar `ava`",
-        8,
-        10,
+        manifest(
+            AVA,
+            looks=["{key: ava-office, avatar: ava, name: L, prompt: p}"],
+            look_templates=[template(key='"{avatar}-office"')],
+        ),
+        ("duplicate key `ava-office`: the look template makes it for avatar `ava`", 8, 10),
     ),
     (
         "template-long-prompt",
-        f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-        look_templates:
-          - for_each: all
-            key: "{{avatar}}-x"
-            name: "{{name}}"
-            prompt: "{{name}} {"p" * 997}"
-        """,
-        "look template prompt gives 1001 characters for avatar `ava`; the limit is 1000",
-        8,
-        13,
+        manifest(AVA, look_templates=[template(prompt='"{name} ' + "p" * 997 + '"')]),
+        ("look template prompt gives 1001 characters for avatar `ava`; the limit is 1000", 8, 13),
     ),
     (
         "for-each-bad-form",
-        """
-        version: 1
-        look_templates:
-          - for_each: 3
-            key: "{avatar}-x"
-            name: "{name}"
-            prompt: p
-        """,
-        "`for_each` must be `all`, a list of avatar keys or a filter",
-        3,
-        15,
+        manifest(look_templates=[template(for_each="3")]),
+        ("`for_each` must be `all`, a list of avatar keys or a filter", 3, 15),
     ),
-    (
-        "for-each-typo",
-        """
-        version: 1
-        look_templates:
-          - for_each: al
-            key: "{avatar}-x"
-            name: "{name}"
-            prompt: p
-        """,
-        "did you mean `all`?",
-        3,
-        15,
-    ),
+    ("for-each-typo", manifest(look_templates=[template(for_each="al")]), ("did you mean `all`?", 3, 15)),
     (
         "for-each-filter-bad-type",
-        """
-        version: 1
-        look_templates:
-          - for_each: {type: fotoo}
-            key: "{avatar}-x"
-            name: "{name}"
-            prompt: p
-        """,
-        "did you mean `photo`?",
-        3,
-        "fotoo",
+        manifest(look_templates=[template(for_each="{type: fotoo}")]),
+        ("did you mean `photo`?", 3, "fotoo"),
     ),
     (
         "for-each-filter-unknown-field",
-        """
-        version: 1
-        look_templates:
-          - for_each: {typ: photo}
-            key: "{avatar}-x"
-            name: "{name}"
-            prompt: p
-        """,
-        "unknown field `typ` in a for_each filter. Fix: did you mean `type`?",
-        3,
-        "typ",
+        manifest(look_templates=[template(for_each="{typ: photo}")]),
+        ("unknown field `typ` in a for_each filter. Fix: did you mean `type`?", 3, "typ"),
     ),
-    (
-        "not-yaml",
-        """
-        version: 1
-        avatars: [
-        """,
-        "not valid YAML",
-        3,
-        1,
-    ),
-    (
-        "bad-indentation",
-        """
-        version: 1
-        avatars:
-          - key: a
-           type: photo
-        """,
-        "not valid YAML",
-        4,
-        "type",
-    ),
-    ("tab-indentation", "version: 1\navatars:\n\t- key: a\n", "YAML does not allow tabs for indentation", 3, 1),
-    (
-        "not-a-mapping",
-        """
-        - version: 1
-        """,
-        "the manifest must be a YAML mapping",
-        1,
-        1,
-    ),
-    (
-        "scalar-document",
-        """
-        just words
-        """,
-        "the manifest must be a YAML mapping",
-        1,
-        1,
-    ),
-    (
-        "null-document",
-        """
-        ---
-        ...
-        """,
-        "this one is empty",
-        1,
-        1,
-    ),
-    (
-        "multiple-documents",
-        """
-        version: 1
-        ---
-        version: 1
-        """,
-        "more than one YAML document",
-        2,
-        1,
-    ),
-    (
-        "comments-only",
-        """
-        # nothing but a comment
-        """,
-        "the manifest is empty",
-        1,
-        1,
-    ),
+    ("not-yaml", "version: 1\navatars: [\n", ("not valid YAML", 3, 1)),
+    ("bad-indentation", "version: 1\navatars:\n  - key: a\n   type: photo\n", ("not valid YAML", 4, "type")),
+    ("tab-indentation", "version: 1\navatars:\n\t- key: a\n", ("YAML does not allow tabs for indentation", 3, 1)),
+    ("not-a-mapping", "- version: 1\n", ("the manifest must be a YAML mapping", 1, 1)),
+    ("scalar-document", "just words\n", ("the manifest must be a YAML mapping", 1, 1)),
+    ("null-document", "---\n...\n", ("this one is empty", 1, 1)),
+    ("multiple-documents", "version: 1\n---\nversion: 1\n", ("more than one YAML document", 2, 1)),
+    ("comments-only", "# nothing but a comment\n", ("the manifest is empty", 1, 1)),
     (
         "python-tag",
-        """
-        version: 1
-        avatars: !!python/object/apply:os.system ["echo pwned"]
-        """,
-        "YAML tag !!python/object/apply:os.system is not allowed",
-        2,
-        10,
+        'version: 1\navatars: !!python/object/apply:os.system ["echo pwned"]\n',
+        ("YAML tag !!python/object/apply:os.system is not allowed", 2, 10),
     ),
-    (
-        "local-tag",
-        """
-        version: 1
-        avatars:
-          - !avatar {key: a}
-        """,
-        "YAML tag !avatar is not allowed",
-        3,
-        5,
-    ),
-    ("too-deep", "version: 1\nx: " + "[" * 40 + "]" * 40 + "\n", "nested more than 32 levels deep", 2, 35),
-    (
-        "undefined-alias",
-        """
-        version: 1
-        avatars: *nothing
-        """,
-        "alias *nothing refers to no anchor",
-        2,
-        10,
-    ),
+    ("local-tag", "version: 1\navatars:\n  - !avatar {key: a}\n", ("YAML tag !avatar is not allowed", 3, 5)),
+    ("too-deep", "version: 1\nx: " + "[" * 40 + "]" * 40 + "\n", ("nested more than 32 levels deep", 2, 35)),
+    ("undefined-alias", "version: 1\navatars: *nothing\n", ("alias *nothing refers to no anchor", 2, 10)),
     (
         "billion-laughs",
         "version: 1\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
         + "".join(f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10)),
-        "aliases expand to too many nodes",
-        7,
-        45,
+        ("aliases expand to too many nodes", 7, 45),
     ),  # the alias that tips it over
     (
         "control-character",
         'version: 1\nlooks:\n  - {key: a, avatar_id: b, name: "x\x07", prompt: p}\n',
-        "not valid YAML: control characters are not allowed",
-        3,
-        "\x07",
+        ("not valid YAML: control characters are not allowed", 3, "\x07"),
     ),
     (
         "not-quite-a-date",
-        """
-        version: 1
-        looks:
-          - {key: a, avatar_id: b, name: 2024-13-45, prompt: p, extra: 1}
-        """,
-        "unknown field `extra`",
-        3,
-        "extra",
+        manifest(looks=["{key: a, avatar_id: b, name: 2024-13-45, prompt: p, extra: 1}"]),
+        ("unknown field `extra`", 3, "extra"),
     ),
-    ("huge-number", "version: 1\nlooks: " + "9" * 5000 + "\n", "`looks` must be a list, not the string '999", 2, 8),
-    (
-        "roster-missing",
-        """
-        version: 1
-        avatars_from: nowhere.csv
-        """,
-        "roster nowhere.csv not found",
-        2,
-        15,
-    ),
+    ("huge-number", "version: 1\nlooks: " + "9" * 5000 + "\n", ("`looks` must be a list, not the string '999", 2, 8)),
+    ("roster-missing", "version: 1\navatars_from: nowhere.csv\n", ("roster nowhere.csv not found", 2, 15)),
 ]
 
 
-@pytest.mark.parametrize("text,substring,line,col", [c[1:] for c in CATALOGUE], ids=[c[0] for c in CATALOGUE])
+@pytest.mark.parametrize(
+    "text,substring,line,col", [(text, *problem) for _, text, problem in CATALOGUE], ids=[c[0] for c in CATALOGUE]
+)
 def test_bad_manifest_catalogue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, substring: str, line: int, col: int | str
 ) -> None:
@@ -947,40 +321,19 @@ def test_bad_manifest_catalogue(
 
 
 def test_problems_name_the_item_key(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            """
-        version: 1
-        avatars:
-          - key: nova
-            type: prompt
-            name: Nova
-            prompt: x
-            promt: y
-        """,
-        )
-    )
+    err = problems_of(write(tmp_path, manifest(prompt_block(key="nova", name="Nova", prompt="x", promt="y"))))
     assert [p.key for p in err.problems] == ["nova"]
     assert str(err).startswith(f"{tmp_path / 'm.yaml'}:7:5: [nova] unknown field `promt`")
 
 
 def test_all_problems_are_collected_in_one_error(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            f"""
-        version: 1
-        avatars:
-          - {{key: a, type: photo, name: A, file: "{PHOTO}"}}
-          - {{key: a, type: photo, name: "", file: "{PHOTO}"}}
-          - {{key: c, type: photo, name: C, file: "{PHOTO}", group: zz}}
-        looks:
-          - {{key: l, avatar: nobody, name: L, prompt: p}}
-          - {{key: m, avatar_id: x, name: M, prompt: p, extra: 1}}
-        """,
-        )
+    text = manifest(
+        photo(),
+        photo(name='""'),
+        photo("c", "C", group="zz"),
+        looks=["{key: l, avatar: nobody, name: L, prompt: p}", "{key: m, avatar_id: x, name: M, prompt: p, extra: 1}"],
     )
+    err = problems_of(write(tmp_path, text))
     messages = [p.message for p in err.problems]
     assert len(messages) == 4, messages
     assert any("`name` is empty" in m for m in messages)
@@ -992,19 +345,8 @@ def test_all_problems_are_collected_in_one_error(tmp_path: Path) -> None:
 
 
 def test_invalid_item_does_not_cause_unknown_reference_noise(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            """
-        version: 1
-        avatars:
-          - {key: a, type: photo, name: A}
-        looks:
-          - {key: l, avatar: a, name: L, prompt: p}
-        """,
-        )
-    )
-    assert [p.message for p in err.problems] == ["missing required field `file`"]
+    text = manifest(photo(file=None), looks=["{key: l, avatar: a, name: L, prompt: p}"])
+    assert [p.message for p in problems_of(write(tmp_path, text)).problems] == ["missing required field `file`"]
 
 
 # -- documents that cannot be read -------------------------------------------------------------------
@@ -1080,17 +422,9 @@ def test_nothing_but_manifest_error_escapes_odd_arguments() -> None:
 
 
 def test_column_counts_characters_not_bytes(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            """
-        version: 1
-        looks:
-          - {name: "Zoë Çelik", key: z, avatar: nobody, prompt: p}
-        """,
-        )
-    )
-    line = '  - {name: "Zoë Çelik", key: z, avatar: nobody, prompt: p}'
+    look = '{name: "Zoë Çelik", key: z, avatar: nobody, prompt: p}'
+    err = problems_of(write(tmp_path, manifest(looks=[look])))
+    line = f"  - {look}"
     assert_problem(err, "`avatar` names `nobody`", 3, line.index("nobody") + 1)
 
 
@@ -1308,33 +642,19 @@ def test_spec_mapping_of_every_field(tmp_path: Path) -> None:
 
 
 def test_templates_expand_and_can_be_parents(tmp_path: Path) -> None:
-    m = load_manifest(
-        write(
-            tmp_path,
-            f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-          - {{key: sam, type: photo, name: Sam, file: "{PHOTO}"}}
-          - {{key: bot, type: prompt, name: Bot, prompt: a robot}}
-        look_templates:
-          - for_each: all
-            key: "{{avatar}}-office"
-            name: "{{name}}, office ({{type}})"
-            prompt: "{{name}} in an office; {{{{literal braces}}}}"
-          - for_each: [sam]
-            key: "{{avatar}}-beach"
-            name: "{{name}}, beach"
-            prompt: beach
-          - for_each: {{type: [prompt]}}
-            key: "{{avatar}}-space"
-            name: "{{name}}, space"
-            prompt: space
-        looks:
-          - {{key: ava-office-night, avatar: ava-office, name: Ava at night, prompt: night}}
-        """,
-        )
+    braces = '"{name} in an office; {{literal braces}}"'
+    text = manifest(
+        AVA,
+        photo("sam", "Sam"),
+        "{key: bot, type: prompt, name: Bot, prompt: a robot}",
+        look_templates=[
+            template(key='"{avatar}-office"', name='"{name}, office ({type})"', prompt=braces),
+            template(for_each="[sam]", key='"{avatar}-beach"', name='"{name}, beach"', prompt="beach"),
+            template(for_each="{type: [prompt]}", key='"{avatar}-space"', name='"{name}, space"', prompt="space"),
+        ],
+        looks=["{key: ava-office-night, avatar: ava-office, name: Ava at night, prompt: night}"],
     )
+    m = load_manifest(write(tmp_path, text))
     keys = [s.key for s in m.items]
     assert keys == [
         "ava",
@@ -1355,41 +675,14 @@ def test_templates_expand_and_can_be_parents(tmp_path: Path) -> None:
 
 
 def test_template_filter_matching_nothing_is_a_note(tmp_path: Path) -> None:
-    m = load_manifest(
-        write(
-            tmp_path,
-            f"""
-        version: 1
-        avatars:
-          - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-        look_templates:
-          - for_each: {{type: digital_twin}}
-            key: "{{avatar}}-x"
-            name: "{{name}}"
-            prompt: p
-        """,
-        )
-    )
+    m = load_manifest(write(tmp_path, manifest(AVA, look_templates=[template(for_each="{type: digital_twin}")])))
     assert [s.key for s in m.items] == ["ava"]
     assert len(m.notes) == 1 and "matches no avatar" in m.notes[0] and ":5:15:" in m.notes[0]
 
 
 def test_template_problems_are_capped(tmp_path: Path) -> None:
-    avatars = "\n".join(f'  - {{key: a{i}, type: photo, name: A {i}, file: "{PHOTO}"}}' for i in range(30))
-    err = problems_of(
-        write(
-            tmp_path,
-            "version: 1\navatars:\n"
-            + avatars
-            + """
-look_templates:
-  - for_each: all
-    key: "{name}"
-    name: "{name}"
-    prompt: p
-""",
-        )
-    )
+    avatars = [photo(f"a{i}", f"A {i}") for i in range(30)]
+    err = problems_of(write(tmp_path, manifest(*avatars, look_templates=[template(key='"{name}"')])))
     assert len(err.problems) == 6 and sum("25 more problems" in p.message for p in err.problems) == 1
 
 
@@ -1451,19 +744,7 @@ def test_local_file_checks(tmp_path: Path, name: str, content: bytes | str | Non
         (tmp_path / name).mkdir()
     elif content is not None:
         (tmp_path / name).write_bytes(content)  # type: ignore[arg-type]
-    err = problems_of(
-        write(
-            tmp_path,
-            f"""
-        version: 1
-        avatars:
-          - key: a
-            type: {kind}
-            name: A
-            file: {name}
-        """,
-        )
-    )
+    err = problems_of(write(tmp_path, manifest(photo_block(type=kind, file=name))))
     assert_problem(err, substring, 6, 11)
     assert err.problems[0].key == "a"
 
@@ -1471,25 +752,18 @@ def test_local_file_checks(tmp_path: Path, name: str, content: bytes | str | Non
 def test_valid_video_and_reference_image(tmp_path: Path) -> None:
     (tmp_path / "clip.webm").write_bytes(b"x")
     (tmp_path / "REF.JPEG").write_bytes(jpeg_bytes())
-    m = load_manifest(
-        write(
-            tmp_path,
-            """
-        version: 1
-        avatars:
-          - {key: a, type: digital_twin, name: A, file: {path: clip.webm}}
-          - {key: b, type: prompt, name: B, prompt: p, reference_images: [REF.JPEG, {path: nope.png}]}
-        """.replace(", {path: nope.png}", ""),
-        )
+    text = manifest(
+        "{key: a, type: digital_twin, name: A, file: {path: clip.webm}}",
+        "{key: b, type: prompt, name: B, prompt: p, reference_images: [REF.JPEG]}",
     )
+    m = load_manifest(write(tmp_path, text))
     assert m.items[0].file == FileRef("path", str(tmp_path / "clip.webm"))
     assert m.items[1].reference_images == (FileRef("path", str(tmp_path / "REF.JPEG")),)
 
 
 def test_each_local_file_is_stat_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "same.png").write_bytes(png_bytes())
-    avatars = "\n".join(f"  - {{key: a{i}, type: photo, name: A, file: same.png}}" for i in range(50))
-    path = write(tmp_path, "version: 1\navatars:\n" + avatars + "\n")
+    path = write(tmp_path, manifest(*(photo(f"a{i}", file="same.png") for i in range(50))))
     calls: list[str] = []
     real_stat = os.stat
 
@@ -1503,23 +777,8 @@ def test_each_local_file_is_stat_once(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_reference_image_problem_points_at_entry(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            """
-        version: 1
-        avatars:
-          - key: b
-            type: prompt
-            name: B
-            prompt: p
-            reference_images:
-              - https://cdn.example.com/ok.png
-              - {path: gone.png}
-        """,
-        )
-    )
-    assert_problem(err, "gone.png: no such file", 9, 16)
+    entry = prompt_block(key="b", name="B", reference_images=["https://cdn.example.com/ok.png", "{path: gone.png}"])
+    assert_problem(problems_of(write(tmp_path, manifest(entry))), "gone.png: no such file", 9, 16)
 
 
 # -- CSV rosters ---------------------------------------------------------------------------------------
@@ -1535,6 +794,14 @@ ROSTER_YAML = """
         name: "{name}, office"
         prompt: "{name} at the office"
     """
+
+
+CSV_PHOTO = "https://x.example.com/a.jpg"
+
+
+def people_csv(*rows: str) -> str:
+    """team/people.csv: the header row `key,type,name,file`, then these rows."""
+    return "".join(f"{row}\n" for row in ("key,type,name,file", *rows))
 
 
 def roster(tmp_path: Path, csv_text: str | bytes) -> Path:
@@ -1570,31 +837,31 @@ def test_roster_rows_become_avatars(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "csv_text,substring,line,col",
     [
-        ("key,type,name,file\nann,photo,Ann,https://x.example.com/a.jpg\nbob,photo,Bob,\n", "empty `file` cell", 3, 4),
-        ("key,type,name,file\nann,fotoo,Ann,https://x.example.com/a.jpg\n", "unknown avatar type 'fotoo'", 2, 2),
-        ("key,type,name,file\nAnn,photo,Ann,https://x.example.com/a.jpg\n", "`key` 'Ann' is not a valid key", 2, 1),
-        ("key,type,name,file\nann,photo,Ann,missing.jpg\n", "no such file", 2, 4),
-        ("key,type,name,file\nann,photo,Ann,https://x.example.com/a.jpg,oops\n", "row has 5 cells", 2, 5),
+        (people_csv(f"ann,photo,Ann,{CSV_PHOTO}", "bob,photo,Bob,"), "empty `file` cell", 3, 4),
+        (people_csv(f"ann,fotoo,Ann,{CSV_PHOTO}"), "unknown avatar type 'fotoo'", 2, 2),
+        (people_csv(f"Ann,photo,Ann,{CSV_PHOTO}"), "`key` 'Ann' is not a valid key", 2, 1),
+        (people_csv("ann,photo,Ann,missing.jpg"), "no such file", 2, 4),
+        (people_csv(f"ann,photo,Ann,{CSV_PHOTO},oops"), "row has 5 cells", 2, 5),
         (
-            "key,type,name,file,prompt\nann,prompt,Ann,https://x.example.com/a.jpg,p\n",
+            f"key,type,name,file,prompt\nann,prompt,Ann,{CSV_PHOTO},p\n",
             "`file` is not used by a prompt avatar. Fix: leave the `file` cell empty",
             2,
             4,
         ),
         (
-            "key,type,name,file,group\nann,photo,Ann,https://x.example.com/a.jpg,nobody\n",
+            f"key,type,name,file,group\nann,photo,Ann,{CSV_PHOTO},nobody\n",
             "`group` names `nobody`",
             2,
             5,
         ),
-        ("key,type,name,file\nlead,photo,Lead,https://x.example.com/a.jpg\n", "duplicate key `lead`", 2, 1),
+        (people_csv(f"lead,photo,Lead,{CSV_PHOTO}"), "duplicate key `lead`", 2, 1),
         ("key,type,name,fle\n", "unknown column 'fle' in the header row. Fix: did you mean `file`?", 1, 4),
         ("key,type\nann,photo\n", "the header row lacks the column name", 1, 1),
-        ("ann,photo,Ann,https://x.example.com/a.jpg\n", "is not a header row", 1, 1),
+        (f"ann,photo,Ann,{CSV_PHOTO}\n", "is not a header row", 1, 1),
         ("key,type,name,key\n", "column 'key' appears twice", 1, 4),
         ("", "is empty", 1, 1),
         (b"key,type,name\nann,photo,\xff\n", "is not UTF-8 text", 2, 11),
-        ("key,type,name,file\n" + 'ann,photo,"' + "x" * 200_000 + '",u\n', "not a valid CSV file", 2, 1),
+        (people_csv('ann,photo,"' + "x" * 200_000 + '",u'), "not a valid CSV file", 2, 1),
     ],
 )
 def test_roster_problems(tmp_path: Path, csv_text: str | bytes, substring: str, line: int, col: int) -> None:
@@ -1603,13 +870,13 @@ def test_roster_problems(tmp_path: Path, csv_text: str | bytes, substring: str, 
 
 
 def test_roster_with_header_only_is_a_note(tmp_path: Path) -> None:
-    m = load_manifest(roster(tmp_path, "key,type,name,file\n"))
+    m = load_manifest(roster(tmp_path, people_csv()))
     assert [s.key for s in m.items] == ["lead", "lead-office"]
     assert any("no rows" in n for n in m.notes)
 
 
 def test_roster_row_problems_and_manifest_problems_together(tmp_path: Path) -> None:
-    path = roster(tmp_path, "key,type,name,file\nann,photo,,https://x.example.com/a.jpg\n")
+    path = roster(tmp_path, people_csv(f"ann,photo,,{CSV_PHOTO}"))
     path.write_text(path.read_text() + "looks:\n  - {key: l, avatar: zed, name: L, prompt: p}\n")
     err = problems_of(path)
     files = [Path(p.location.file).name for p in err.problems]
@@ -1644,19 +911,11 @@ def test_template_expansion_is_capped(tmp_path: Path, monkeypatch: pytest.Monkey
     from batchavatars.manifest import load as load_module
 
     monkeypatch.setattr(load_module, "MAX_ITEMS", 10)
-    avatars = "\n".join(f'  - {{key: a{i}, type: photo, name: A, file: "{PHOTO}"}}' for i in range(4))
-    err = problems_of(
-        write(
-            tmp_path,
-            "version: 1\navatars:\n"
-            + avatars
-            + """
-look_templates:
-  - {for_each: all, key: "{avatar}-x", name: "{name}", prompt: p}
-  - {for_each: all, key: "{avatar}-y", name: "{name}", prompt: p}
-""",
-        )
-    )
+    templates = [
+        '{for_each: all, key: "{avatar}-x", name: "{name}", prompt: p}',
+        '{for_each: all, key: "{avatar}-y", name: "{name}", prompt: p}',
+    ]
+    err = problems_of(write(tmp_path, manifest(*(photo(f"a{i}") for i in range(4)), look_templates=templates)))
     assert_problem(err, "look templates would make more than 10 items", 9, 5)  # the second template
 
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from batchavatars.cli import main
 from batchavatars.manifest import load_manifest, media
 
+from .manifests import manifest, photo, photo_block, prompt_block, twin
 from .media import jpeg_bytes, png_bytes
 from .test_manifest import assert_problem, problems_of, write
 
@@ -59,25 +60,16 @@ def test_blank_name_or_prompt_is_refused_where_written(
 
 # -- a digital twin joins only a digital-twin character ---------------------------------------------
 
-TWIN = "https://cdn.example.com/t.mp4"
-PHOTO = "https://cdn.example.com/p.jpg"
-
 
 def test_twin_joining_a_photo_character_is_refused(tmp_path: Path) -> None:
-    err = problems_of(
-        write(
-            tmp_path,
-            f"""
-            version: 1
-            avatars:
-              - {{key: ava, type: photo, name: Ava, file: "{PHOTO}"}}
-              - {{key: ava-2, type: photo, name: Ava 2, file: "{PHOTO}", group: ava}}
-              - {{key: ava-twin, type: digital_twin, name: Ava twin, file: "{TWIN}", group: ava-2}}
-              - {{key: nova, type: prompt, name: Nova, prompt: a captain}}
-              - {{key: nova-twin, type: digital_twin, name: Nova twin, file: "{TWIN}", group: nova}}
-            """,
-        )
-    )
+    avatars = [
+        photo("ava", "Ava"),
+        photo("ava-2", "Ava 2", group="ava"),
+        twin("ava-twin", "Ava twin", group="ava-2"),
+        "{key: nova, type: prompt, name: Nova, prompt: a captain}",
+        twin("nova-twin", "Nova twin", group="nova"),
+    ]
+    err = problems_of(write(tmp_path, manifest(*avatars)))
     assert_problem(
         err,
         "[ava-twin] `group` joins the character of `ava` (through `ava-2`), a photo avatar; "
@@ -90,20 +82,14 @@ def test_twin_joining_a_photo_character_is_refused(tmp_path: Path) -> None:
 
 
 def test_twin_may_join_a_twin_or_an_existing_character(tmp_path: Path) -> None:
-    m = load_manifest(
-        write(
-            tmp_path,
-            f"""
-            version: 1
-            avatars:
-              - {{key: sam, type: digital_twin, name: Sam, file: "{TWIN}"}}
-              - {{key: sam-photo, type: photo, name: Sam photo, file: "{PHOTO}", group: sam}}
-              - {{key: sam-2, type: digital_twin, name: Sam 2, file: "{TWIN}", group: sam-photo}}
-              - {{key: old, type: photo, name: Old, file: "{PHOTO}", avatar_group_id: grp_1}}
-              - {{key: old-twin, type: digital_twin, name: Old twin, file: "{TWIN}", group: old}}
-            """,
-        )
-    )
+    avatars = [
+        twin("sam", "Sam"),
+        photo("sam-photo", "Sam photo", group="sam"),
+        twin("sam-2", "Sam 2", group="sam-photo"),
+        photo("old", "Old", avatar_group_id="grp_1"),
+        twin("old-twin", "Old twin", group="old"),
+    ]
+    m = load_manifest(write(tmp_path, manifest(*avatars)))
     assert [s.parent for s in m.items] == [None, "sam", "sam-photo", None, "old"]
 
 
@@ -135,23 +121,13 @@ def test_twin_may_join_a_twin_or_an_existing_character(tmp_path: Path) -> None:
     ],
 )
 def test_url_with_an_extension_heygen_refuses(tmp_path: Path, kind: str, file: str, substring: str, col: int) -> None:
-    err = problems_of(
-        write(tmp_path, f"version: 1\navatars:\n  - key: a\n    type: {kind}\n    name: A\n    file: {file}\n")
-    )
+    err = problems_of(write(tmp_path, manifest(photo_block(type=kind, file=file))))
     assert_problem(err, substring, 6, col)
 
 
 def test_url_extension_checks_reference_images_and_leave_unknown_endings_alone(tmp_path: Path) -> None:
-    text = """
-    version: 1
-    avatars:
-      - key: a
-        type: prompt
-        name: A
-        prompt: p
-        reference_images: [https://cdn.example.com/r.webp, https://cdn.example.com/img?id=7, https://x.example.com/p.php]
-      - {key: b, type: photo, name: B, file: "https://cdn.example.com/photos/b"}
-    """
+    images = "[https://cdn.example.com/r.webp, https://cdn.example.com/img?id=7, https://x.example.com/p.php]"
+    text = manifest(prompt_block(reference_images=images), photo("b", "B", file='"https://cdn.example.com/photos/b"'))
     err = problems_of(write(tmp_path, text))
     assert_problem(err, "`reference_images[0]` 'https://cdn.example.com/r.webp' ends in .webp", 7, 24)
     assert len(err.problems) == 1
