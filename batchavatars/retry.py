@@ -48,7 +48,7 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 6  # attempts per request, the first included
+    max_attempts: int  # attempts per request, the first included (settings.py has the default)
     initial: float = 0.5  # first backoff, seconds
     maximum: float = 30.0  # backoff ceiling
     multiplier: float = 2.0

@@ -113,6 +113,7 @@ async def test_a_retried_direct_upload_after_a_lost_answer_finishes_instead_of_s
     from batchavatars.events import silent
     from batchavatars.requester import Requester
     from batchavatars.retry import RetryPolicy
+    from batchavatars.settings import DEFAULTS
     from batchavatars.uploads import AssetStore
 
     big = tmp_path / "big.mp4"
@@ -121,7 +122,7 @@ async def test_a_retried_direct_upload_after_a_lost_answer_finishes_instead_of_s
         fh.write(b"\1")
     with serve(SandboxConfig(rate_limit=None)) as sb:
         async with HeyGenClient(sb.url, "k") as client:
-            requests = Requester.alone(RetryPolicy(), silent)
+            requests = Requester.alone(RetryPolicy(DEFAULTS.max_attempts), silent)
             first = await AssetStore(Ledger(tmp_path / "a.db"), client, requests).asset_id(str(big))
             # the answer was lost: a ledger that never heard of it asks again, under the same key
             again = await AssetStore(Ledger(tmp_path / "b.db"), client, requests).asset_id(str(big))

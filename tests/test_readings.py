@@ -168,6 +168,7 @@ async def test_a_ticket_whose_max_bytes_is_under_the_file_fails_it_before_a_byte
     from batchavatars.ledger import Ledger
     from batchavatars.requester import ItemFailed, Requester
     from batchavatars.retry import RetryPolicy
+    from batchavatars.settings import DEFAULTS
     from batchavatars.uploads import AssetStore
 
     seen: list[str] = []
@@ -184,7 +185,9 @@ async def test_a_ticket_whose_max_bytes_is_under_the_file_fails_it_before_a_byte
 
     footage = sparse(tmp_path / "long.mp4", 250_000_000)
     async with HeyGenClient("https://api.example", "k", transport=httpx.MockTransport(handler)) as client:
-        store = AssetStore(Ledger(tmp_path / "l.db"), client, Requester.alone(RetryPolicy(), silent))
+        store = AssetStore(
+            Ledger(tmp_path / "l.db"), client, Requester.alone(RetryPolicy(DEFAULTS.max_attempts), silent)
+        )
         with pytest.raises(ItemFailed, match="250,000,000 bytes is over HeyGen's upload limit of 200,000,000") as info:
             await store.asset_id(str(footage))
     assert info.value.code == "file_too_large"
