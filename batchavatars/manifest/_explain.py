@@ -200,23 +200,33 @@ def section_of(path: Sequence[Any], csv: bool) -> str:
 def allowed_fields(section: str, inner: Sequence[Any], item: Any, csv: bool) -> tuple[Sequence[str], str]:
     """Fields allowed in the mapping at `inner` (real keys below the item) and what it is."""
     keys = [p for p in inner if isinstance(p, str)]
-    if section == "" or (not csv and not inner and section not in ("avatars", "looks", "look_templates")):
-        return MANIFEST_FIELDS, "the manifest"
+    field = keys[0] if keys else None  # the item's field the mapping is in (None: the item itself)
     if section == "avatars":
-        if keys and keys[0] in ("file", "reference_images"):
-            return FILE_KEYS, "a file mapping"
-        if keys and keys[0] == "consent":
-            return ("reroute_url",), "`consent`"
-        kind = item.get("type") if isinstance(item, dict) else None
-        if csv:
-            return CSV_COLUMNS, "a roster row"
-        return _AVATAR_ONLY.get(kind, AVATAR_FIELDS) if isinstance(kind, str) else AVATAR_FIELDS, (
-            f"a {kind} avatar" if kind in AVATAR_TYPES else "an avatar"
-        )
+        return _avatar_fields(field, item, csv)
     if section == "looks":
         return LOOK_FIELDS, "a look"
     if section == "look_templates":
-        if keys and keys[0] == "for_each":
+        if field == "for_each":
             return ("type",), "a for_each filter"
         return TEMPLATE_FIELDS, "a look template"
     return MANIFEST_FIELDS, "the manifest"
+
+
+# The mappings inside an avatar, by the avatar's field they are in.
+_IN_AVATAR: dict[str, tuple[Sequence[str], str]] = {
+    "file": (FILE_KEYS, "a file mapping"),
+    "reference_images": (FILE_KEYS, "a file mapping"),
+    "consent": (("reroute_url",), "`consent`"),
+}
+
+
+def _avatar_fields(field: str | None, item: Any, csv: bool) -> tuple[Sequence[str], str]:
+    """`allowed_fields` in an avatar: the avatar's own fields (its type's), or a nested mapping's."""
+    if field in _IN_AVATAR:
+        return _IN_AVATAR[field]
+    if csv:
+        return CSV_COLUMNS, "a roster row"
+    kind = item.get("type") if isinstance(item, dict) else None
+    if not isinstance(kind, str):
+        return AVATAR_FIELDS, "an avatar"
+    return _AVATAR_ONLY.get(kind, AVATAR_FIELDS), f"a {kind} avatar" if kind in AVATAR_TYPES else "an avatar"
