@@ -47,18 +47,37 @@ def select(items: Iterable[ItemSpec], only: Sequence[str], exclude: Sequence[str
     check_patterns("--only", only, keys)
     check_patterns("--exclude", exclude, keys)
     by_key = {s.key: s for s in items}
+    notes: list[str] = []
+    excluded = _excluded(items, exclude, _children(items, by_key), notes)
+    chosen = {s.key for s in items if (not only or matches(s.key, only)) and s.key not in excluded}
+    _add_parents(chosen, by_key, notes)
+    return [s for s in items if s.key in chosen], sorted(set(notes))
+
+
+def _children(items: Sequence[ItemSpec], by_key: dict[str, ItemSpec]) -> dict[str, list[str]]:
+    """Parent key → the keys of the items made from it (parents outside the manifest left out)."""
     children: dict[str, list[str]] = {}
     for spec in items:
         if spec.parent is not None and spec.parent in by_key:
             children.setdefault(spec.parent, []).append(spec.key)
-    notes: list[str] = []
+    return children
+
+
+def _excluded(
+    items: Sequence[ItemSpec], exclude: Sequence[str], children: dict[str, list[str]], notes: list[str]
+) -> set[str]:
+    """The keys --exclude matches, and their descendants (noted in `notes`): they need what is excluded."""
     excluded = {s.key for s in items if matches(s.key, exclude)}
     for key in sorted(excluded):
         below = [k for k in descendants(key, children) if k not in excluded]
         if below:
             notes.append(f"{', '.join(sorted(below))} excluded too: made from {key}")
             excluded.update(below)
-    chosen = {s.key for s in items if (not only or matches(s.key, only)) and s.key not in excluded}
+    return excluded
+
+
+def _add_parents(chosen: set[str], by_key: dict[str, ItemSpec], notes: list[str]) -> None:
+    """Add to `chosen` every parent a chosen item needs, up the chain, each noted in `notes`."""
     for key in list(chosen):
         spec = by_key[key]
         while spec.parent is not None and spec.parent in by_key:
@@ -67,4 +86,3 @@ def select(items: Iterable[ItemSpec], only: Sequence[str], exclude: Sequence[str
                 chosen.add(parent)
                 notes.append(f"{parent} included: {spec.key} needs it")
             spec = by_key[parent]
-    return [s for s in items if s.key in chosen], sorted(set(notes))

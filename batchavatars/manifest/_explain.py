@@ -80,6 +80,7 @@ def short(value: str) -> str:
 
 _FILE_TAGS = frozenset(("string", "url", "path", "asset_id"))
 _AFTER_KEY = {"file": _FILE_TAGS, "for_each": frozenset(("all", "keys", "filter"))}
+_AFTER_FOR_EACH_TYPE = frozenset(("one", "many"))
 _AFTER_ITEM = {"avatars": frozenset(AVATAR_TYPES), "reference_images": _FILE_TAGS}
 
 
@@ -90,51 +91,81 @@ class Walk:
     __slots__ = ("line", "col", "value", "path", "missing", "container", "key_line", "key_col")
 
     def __init__(self, root: Any, loc: tuple[Any, ...], csv: bool = False) -> None:
-        cur = root
         self.line, self.col = getattr(root, "line", 0), getattr(root, "col", 0)
         self.key_line, self.key_col = self.line, self.col
         self.path: list[Any] = []  # real keys/indices walked
         self.missing: str | None = None
         self.container: Any = root
-        tags: frozenset[str] | None = None
-        list_name: Any = "avatars" if csv else None
+        cur = root
+        tags: frozenset[str] | None = None  # the union branch names that may come next in `loc`
+        list_name: Any = "avatars" if csv else None  # the key `cur` was reached by (a roster: the avatars list)
         for i, part in enumerate(loc):
-            last = i == len(loc) - 1
-            if tags is not None and isinstance(part, str) and part in tags:
+            if tags is not None and part in tags:  # a union branch name where one can occur: skip it
                 tags = None
                 continue
-            tags = None
-            if isinstance(cur, dict) and isinstance(part, str) and part in cur:
-                self.container = cur
-                if isinstance(cur, YMap):
-                    self.line, self.col = cur.value_pos(part)
-                    self.key_line, self.key_col = cur.key_pos(part)
-                    if isinstance(cur, CsvRow):
-                        self.line, self.col = cur.line, cur.cols.get(part, cur.col)
-                        self.key_line, self.key_col = self.line, self.col
-                if part == "type" and "for_each" in self.path:
-                    tags = frozenset(("one", "many"))
-                else:
-                    tags = _AFTER_KEY.get(part)
+            if _has_key(cur, part):
+                tags = _tags_after_key(part, self.path)
                 list_name = part
-                cur = cur[part]
-                self.path.append(part)
-            elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
-                self.container = cur
-                if isinstance(cur, YList):
-                    self.line, self.col = cur.item_pos(part)
-                    self.key_line, self.key_col = self.line, self.col
-                tags = _AFTER_ITEM.get(list_name) if len(self.path) <= 2 or list_name != "avatars" else None
+                self._at_key(cur, part)
+            elif _has_item(cur, part):
+                tags = _tags_after_item(list_name, self.path)
                 list_name = None
-                cur = cur[part]
-                self.path.append(part)
-            elif last and isinstance(part, str) and isinstance(cur, dict):
-                self.missing = part
-                self.container = cur
-                if isinstance(cur, CsvRow) and part in cur.cols:
-                    self.line, self.col = cur.line, cur.cols[part]
-            # else: a union branch name (e.g. "list[...]"): skip it
+                self._at_item(cur, part)
+            else:  # a missing field, or a union branch name (e.g. "list[...]"): nothing to step into
+                tags = None
+                if i == len(loc) - 1 and isinstance(cur, dict) and isinstance(part, str):
+                    self._at_missing(cur, part)
+                continue
+            cur = cur[part]
+            self.path.append(part)
         self.value = cur
+
+    def _at_key(self, node: dict[str, Any], key: str) -> None:
+        """Point at `node[key]`: its value and its key (in a roster row, both are the cell)."""
+        self.container = node
+        if isinstance(node, CsvRow):
+            self.line, self.col = node.line, node.cols.get(key, node.col)
+            self.key_line, self.key_col = self.line, self.col
+        elif isinstance(node, YMap):
+            self.line, self.col = node.value_pos(key)
+            self.key_line, self.key_col = node.key_pos(key)
+
+    def _at_item(self, node: list[Any], index: int) -> None:
+        """Point at `node[index]` (an item has no key: the key position is the item's too)."""
+        self.container = node
+        if isinstance(node, YList):
+            self.line, self.col = node.item_pos(index)
+            self.key_line, self.key_col = self.line, self.col
+
+    def _at_missing(self, node: dict[str, Any], key: str) -> None:
+        """`loc` ends at `key`, absent from `node`: the position stays at the mapping (in a roster row,
+        it moves to the key's empty cell)."""
+        self.missing = key
+        self.container = node
+        if isinstance(node, CsvRow) and key in node.cols:
+            self.line, self.col = node.line, node.cols[key]
+
+
+def _has_key(node: Any, part: Any) -> bool:
+    return isinstance(node, dict) and isinstance(part, str) and part in node
+
+
+def _has_item(node: Any, part: Any) -> bool:
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+def _tags_after_key(key: str, path: Sequence[Any]) -> frozenset[str] | None:
+    """The union branch names that may follow `key` in a loc (`path`: the parts walked before it)."""
+    if key == "type" and "for_each" in path:
+        return _AFTER_FOR_EACH_TYPE
+    return _AFTER_KEY.get(key)
+
+
+def _tags_after_item(list_name: Any, path: Sequence[Any]) -> frozenset[str] | None:
+    """The union branch names that may follow an index into the list called `list_name`."""
+    if list_name == "avatars" and len(path) > 2:
+        return None  # a list called `avatars` deeper down is not the manifest's avatars
+    return _AFTER_ITEM.get(list_name)
 
 
 def field_name(path: Sequence[Any], skip: int) -> str:
@@ -169,23 +200,33 @@ def section_of(path: Sequence[Any], csv: bool) -> str:
 def allowed_fields(section: str, inner: Sequence[Any], item: Any, csv: bool) -> tuple[Sequence[str], str]:
     """Fields allowed in the mapping at `inner` (real keys below the item) and what it is."""
     keys = [p for p in inner if isinstance(p, str)]
-    if section == "" or (not csv and not inner and section not in ("avatars", "looks", "look_templates")):
-        return MANIFEST_FIELDS, "the manifest"
+    field = keys[0] if keys else None  # the item's field the mapping is in (None: the item itself)
     if section == "avatars":
-        if keys and keys[0] in ("file", "reference_images"):
-            return FILE_KEYS, "a file mapping"
-        if keys and keys[0] == "consent":
-            return ("reroute_url",), "`consent`"
-        kind = item.get("type") if isinstance(item, dict) else None
-        if csv:
-            return CSV_COLUMNS, "a roster row"
-        return _AVATAR_ONLY.get(kind, AVATAR_FIELDS) if isinstance(kind, str) else AVATAR_FIELDS, (
-            f"a {kind} avatar" if kind in AVATAR_TYPES else "an avatar"
-        )
+        return _avatar_fields(field, item, csv)
     if section == "looks":
         return LOOK_FIELDS, "a look"
     if section == "look_templates":
-        if keys and keys[0] == "for_each":
+        if field == "for_each":
             return ("type",), "a for_each filter"
         return TEMPLATE_FIELDS, "a look template"
     return MANIFEST_FIELDS, "the manifest"
+
+
+# The mappings inside an avatar, by the avatar's field they are in.
+_IN_AVATAR: dict[str, tuple[Sequence[str], str]] = {
+    "file": (FILE_KEYS, "a file mapping"),
+    "reference_images": (FILE_KEYS, "a file mapping"),
+    "consent": (("reroute_url",), "`consent`"),
+}
+
+
+def _avatar_fields(field: str | None, item: Any, csv: bool) -> tuple[Sequence[str], str]:
+    """`allowed_fields` in an avatar: the avatar's own fields (its type's), or a nested mapping's."""
+    if field in _IN_AVATAR:
+        return _IN_AVATAR[field]
+    if csv:
+        return CSV_COLUMNS, "a roster row"
+    kind = item.get("type") if isinstance(item, dict) else None
+    if not isinstance(kind, str):
+        return AVATAR_FIELDS, "an avatar"
+    return _AVATAR_ONLY.get(kind, AVATAR_FIELDS), f"a {kind} avatar" if kind in AVATAR_TYPES else "an avatar"

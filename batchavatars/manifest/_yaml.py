@@ -203,7 +203,7 @@ class _Builder:
                 value = self.resolver.plain(value)
                 if value.__class__ is not str:
                     self.originals[(line, col)] = text
-        elif tag != "!" and tag != STR:
+        else:
             value = self._tagged(value, tag, line, col)
         if ev.anchor is not None:
             self.anchors[ev.anchor] = (value, 1)
@@ -325,6 +325,8 @@ class _Builder:
 
     def _tagged(self, value: str, tag: str, line: int, col: int) -> Any:
         """A scalar with an explicit tag: the standard scalar types only."""
+        if tag == "!" or tag == STR:  # the non-specific tag and !!str keep the text as written
+            return value
         if tag not in SCALAR_TAGS:
             self.problems.append(_bad_tag(tag, line, col))
             return None

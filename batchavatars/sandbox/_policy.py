@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from ._envelope import ApiFailure, dumps
 from ._idempotency import IN_FLIGHT, KEY_PATTERN, Recorded
 from ._state import SandboxState
+from ._stats import Stats
 
 Handler = Callable[[Request], Awaitable[Response]]
 JSON = "application/json"
@@ -96,23 +98,14 @@ class V3Policy:
 
     async def run(self, request: Request, template: str, handler: Handler, mutation: bool) -> Response:
         state = self.state
-        cfg = state.config
-        stats = state.stats
-        rng = state.rng
+        stats, rng = state.stats, state.rng  # this request's, even if the sandbox is reset while it runs
         stats.requests[template] += 1
         faulty = state.fault_routes is None or template in state.fault_routes
 
         if faulty:
-            if cfg.fault_drop and rng.random() < cfg.fault_drop:
-                stats.faults["drop"] += 1
-                return Drop()
-            if cfg.fault_5xx and rng.random() < cfg.fault_5xx:
-                stats.faults["5xx"] += 1
-                status = rng.choice(tuple(_SERVER_ERRORS))
-                return await self._answer(_server_error(status, "injected fault"))
-            if cfg.burst_429 and rng.random() < cfg.burst_429:
-                stats.rate_limited["burst"] += 1
-                return await self._answer(self._too_many("rate limit exceeded: too many requests in a burst", 1.0))
+            fault = await self._infrastructure_fault()
+            if fault is not None:
+                return fault
 
         early = self._authenticate(request) or self._throttle()
         if early is not None:
@@ -123,42 +116,79 @@ class V3Policy:
             response = await self._work(request, handler, faulty)
             await self._delay()
         else:
-            if not KEY_PATTERN.fullmatch(key):
-                failure = ApiFailure(
-                    400,
-                    "invalid_parameter",
-                    "Idempotency-Key must be 1 to 255 characters of A-Z a-z 0-9 _ : . -",
-                    "Idempotency-Key",
-                )
-                return await self._answer(failure_response(failure))
             scope = (request.method, request.scope["path"], key)
-            entry = state.idempotency.lookup(scope, state.clock(), cfg.replay_window_seconds)
-            if isinstance(entry, Recorded):
-                stats.idempotent_replays += 1
-                replay = Response(entry.body, entry.status, {"Idempotent-Replayed": "true"}, entry.media_type)
-                return await self._answer(replay)
-            if entry is IN_FLIGHT:
-                stats.conflicts_409 += 1
-                failure = ApiFailure(
-                    409,
-                    "request_in_progress",
-                    "a request with this Idempotency-Key is still being processed; retry later with the same key",
-                )
-                return await self._answer(failure_response(failure))
-            state.idempotency.reserve(scope)
-            try:
-                response = await self._work(request, handler, faulty)
-                await self._delay()
-                status = response.status_code
-                if 200 <= status < 500 and status not in _NOT_RECORDED:
-                    media_type = response.media_type or JSON
-                    state.idempotency.record(scope, status, bytes(response.body), media_type, state.clock())
-            finally:
-                state.idempotency.release(scope)  # only if nothing was recorded
+            early = self._answer_without_work(scope)
+            if early is not None:
+                return await self._answer(early)
+            response = await self._work_under_key(scope, request, handler, faulty)
+        return self._deliver(response, faulty, stats, rng)
 
+    async def _infrastructure_fault(self) -> Response | None:
+        """Step 1: a dropped connection, a 5xx or a burst 429, decided before any work; else None."""
+        state = self.state
+        cfg = state.config
+        rng = state.rng
+        if cfg.fault_drop and rng.random() < cfg.fault_drop:
+            state.stats.faults["drop"] += 1
+            return Drop()
+        if cfg.fault_5xx and rng.random() < cfg.fault_5xx:
+            state.stats.faults["5xx"] += 1
+            status = rng.choice(tuple(_SERVER_ERRORS))
+            return await self._answer(_server_error(status, "injected fault"))
+        if cfg.burst_429 and rng.random() < cfg.burst_429:
+            state.stats.rate_limited["burst"] += 1
+            return await self._answer(self._too_many("rate limit exceeded: too many requests in a burst", 1.0))
+        return None
+
+    def _answer_without_work(self, scope: tuple[str, str, str]) -> Response | None:
+        """Step 3 for the Idempotency-Key in `scope`: 400 if malformed, the recorded answer again, or
+        409 while the first request with it is in flight; None if this request is to be done."""
+        state = self.state
+        if not KEY_PATTERN.fullmatch(scope[2]):
+            failure = ApiFailure(
+                400,
+                "invalid_parameter",
+                "Idempotency-Key must be 1 to 255 characters of A-Z a-z 0-9 _ : . -",
+                "Idempotency-Key",
+            )
+            return failure_response(failure)
+        entry = state.idempotency.lookup(scope, state.clock(), state.config.replay_window_seconds)
+        if isinstance(entry, Recorded):
+            state.stats.idempotent_replays += 1
+            return Response(entry.body, entry.status, {"Idempotent-Replayed": "true"}, entry.media_type)
+        if entry is IN_FLIGHT:
+            state.stats.conflicts_409 += 1
+            failure = ApiFailure(
+                409,
+                "request_in_progress",
+                "a request with this Idempotency-Key is still being processed; retry later with the same key",
+            )
+            return failure_response(failure)
+        return None
+
+    async def _work_under_key(
+        self, scope: tuple[str, str, str], request: Request, handler: Handler, faulty: bool
+    ) -> Response:
+        """Steps 4 and 5 with the key reserved: the work, then its answer recorded under the key."""
+        state = self.state
+        # Reserved before anything awaits: since the lookup, no request with this key got in.
+        state.idempotency.reserve(scope)
+        try:
+            response = await self._work(request, handler, faulty)
+            await self._delay()
+            status = response.status_code
+            if 200 <= status < 500 and status not in _NOT_RECORDED:
+                media_type = response.media_type or JSON
+                state.idempotency.record(scope, status, bytes(response.body), media_type, state.clock())
+        finally:
+            state.idempotency.release(scope)  # only if nothing was recorded
+        return response
+
+    def _deliver(self, response: Response, faulty: bool, stats: Stats, rng: random.Random) -> Response:
+        """Step 6: the handler's answer, unless a lost-response fault takes it."""
         if isinstance(response, Drop):  # the client already left
             return response
-        cfg = state.config
+        cfg = self.state.config  # as it is now: it may have changed while the handler ran
         if faulty and cfg.fault_lost_response and rng.random() < cfg.fault_lost_response:
             stats.faults["lost_response"] += 1
             how = rng.randrange(3)
