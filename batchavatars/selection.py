@@ -77,8 +77,9 @@ def _excluded(
 
 
 def _add_parents(chosen: set[str], by_key: dict[str, ItemSpec], notes: list[str]) -> None:
-    """Add to `chosen` every parent a chosen item needs, up the chain, each noted in `notes`."""
-    for key in list(chosen):
+    """Add to `chosen` every parent a chosen item needs, up the chain, each noted in `notes` (naming
+    the first item in manifest order that needs it, so the same input gives the same notes)."""
+    for key in [k for k in by_key if k in chosen]:
         spec = by_key[key]
         while spec.parent is not None and spec.parent in by_key:
             parent = spec.parent

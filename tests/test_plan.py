@@ -130,6 +130,12 @@ def test_selection_includes_needed_parents_and_says_so():
     assert "sam" not in plan.steps and "sam-alt" not in plan.steps
 
 
+def test_a_parent_two_selected_items_need_is_noted_for_the_first_of_them_every_time():
+    items = [avatar("p"), *(look(key, "p") for key in ("a", "b", "c", "d", "e", "f", "g", "h"))]
+    plan = build_plan(items, {}, only=["[a-h]"])
+    assert plan.notes == ["p included: a needs it"]  # manifest order, not the order of a set of strings
+
+
 def test_long_chains_do_not_recurse():
     chain = [avatar("root")] + [look(f"l{i}", "root" if i == 0 else f"l{i - 1}") for i in range(5000)]
     plan = build_plan(chain, {})
