@@ -62,6 +62,18 @@ class Plan:
         return [key for key, step in self.steps.items() if step.action == "changed"]
 
 
+def prune_reason(record: Record) -> str:
+    """Why a record of an item no longer in the manifest is a `prune`, and what `prune --yes` does to it."""
+    look = f"look {record.look_id}" if record.look_id else "no look on HeyGen"
+    if record.origin == "adopted" and record.look_id:
+        return (
+            f"no longer in the manifest; {look} was adopted from the account: prune keeps it unless --include-adopted"
+        )
+    if record.look_id:
+        return f"no longer in the manifest; prune --yes deletes {look} and forgets the record"
+    return f"no longer in the manifest ({look}); prune --yes forgets the record"
+
+
 def need_of(spec: ItemSpec) -> Need | None:
     if spec.parent is None:
         return None

@@ -113,6 +113,13 @@ def test_an_item_removed_from_the_manifest_is_pruned_only_when_asked(tmp_path):
         write(tmp_path)  # b1-office removed from the manifest
         plan = json.loads(run_cli(["plan", manifest, "--json"], ENV).stdout)
         assert plan["counts"]["prune"] == 1
+        pruned = [row for row in plan["items"] if row["action"] == "prune"]
+        assert [(row["key"], row["kind"], row["look_id"]) for row in pruned] == [("b1-office", "look", gone.look_id)]
+        lines = run_cli(["plan", manifest], ENV).stdout.splitlines()
+        assert [line for line in lines if line.startswith("prune")] == [
+            f"prune   b1-office (look of b1): no longer in the manifest; prune --yes deletes look {gone.look_id} "
+            "and forgets the record"
+        ]
         listed = run_cli(["prune", manifest, *url], ENV)
         assert listed.returncode == 0 and "would delete b1-office" in listed.stdout
         assert sb.stats()["deleted"]["looks"] == 0  # listing deletes nothing

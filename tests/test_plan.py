@@ -2,7 +2,7 @@
 
 import pytest
 
-from batchavatars.planner import build_plan
+from batchavatars.planner import build_plan, prune_reason
 from batchavatars.records import Record
 
 from .specs import avatar, look
@@ -140,3 +140,12 @@ def test_long_chains_do_not_recurse():
     chain = [avatar("root")] + [look(f"l{i}", "root" if i == 0 else f"l{i - 1}") for i in range(5000)]
     plan = build_plan(chain, {})
     assert plan.height["root"] == 5000
+
+
+def test_a_record_no_longer_in_the_manifest_is_a_prune_that_says_what_prune_would_do():
+    made = Record("gone", "look", "prompt", "Gone", "ava", "succeeded", "h", look_id="look_9")
+    adopted = Record("found", "avatar", "photo", "Found", None, "succeeded", "h", look_id="look_8", origin="adopted")
+    plan = build_plan(ITEMS, {"gone": made, "found": adopted})
+    assert plan.counts()["prune"] == 2
+    assert prune_reason(made) == "no longer in the manifest; prune --yes deletes look look_9 and forgets the record"
+    assert "adopted from the account: prune keeps it unless --include-adopted" in prune_reason(adopted)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from ..planner import prune_reason
 from .common import (
     OUT_FILE,
     check_output,
@@ -33,7 +35,7 @@ TABLE_LIMIT = 1000
 
 
 def _plan_rows(the_plan: Plan) -> list[dict[str, object]]:
-    return [
+    rows: list[dict[str, object]] = [
         {
             "key": s.spec.key,
             "kind": s.spec.kind,
@@ -46,17 +48,39 @@ def _plan_rows(the_plan: Plan) -> list[dict[str, object]]:
         }
         for s in the_plan.steps.values()
     ]
+    rows += [
+        {
+            "key": r.key,
+            "kind": r.kind,
+            "type": r.type,
+            "name": r.name,
+            "parent": r.parent,
+            "action": "prune",
+            "reason": prune_reason(r),
+            "status": r.status,
+            "look_id": r.look_id,
+        }
+        for r in the_plan.prune
+    ]
+    return rows
+
+
+def _plan_entries(the_plan: Plan) -> Iterator[tuple[str, str, str, str, str]]:
+    """(key, kind, parent, action, reason) for every item the plan touches, the prunes last."""
+    for step in the_plan.steps.values():
+        spec = step.spec
+        yield spec.key, spec.kind, spec.parent or spec.avatar_id or "", step.action, step.reason
+    for record in the_plan.prune:
+        yield record.key, record.kind, record.parent or "", "prune", prune_reason(record)
 
 
 def _plan_lines(the_plan: Plan, heading: str) -> None:
     out = sys.stdout
     out.write(heading + "\n")
     block: list[str] = []
-    for step in the_plan.steps.values():
-        spec = step.spec
-        parent = spec.parent or spec.avatar_id
+    for key, kind, parent, action, reason in _plan_entries(the_plan):
         of = f" of {parent}" if parent else ""
-        block.append(f"{step.action:<7} {spec.key} ({spec.kind}{of}): {step.reason}\n")
+        block.append(f"{action:<7} {key} ({kind}{of}): {reason}\n")
         if len(block) >= 4096:
             out.write("".join(block))
             block.clear()
@@ -69,10 +93,8 @@ def _plan_table(the_plan: Plan, heading: str) -> None:
     table = Table(header_style="bold")
     for col in ("key", "kind", "parent", "action", "reason"):
         table.add_column(col, overflow="fold")
-    for step in the_plan.steps.values():
-        table.add_row(
-            step.spec.key, step.spec.kind, step.spec.parent or step.spec.avatar_id or "", step.action, step.reason
-        )
+    for entry in _plan_entries(the_plan):
+        table.add_row(*entry)
     shown = console()
     shown.print(heading, highlight=False)
     shown.print(table)
@@ -97,8 +119,10 @@ def plan(
     sandbox: bool,
     as_json: bool,
 ) -> None:
-    """What `run` would do against the ledger (create / skip / poll / retry / changed). No API calls.
-    Counts by action first, then one line per item (a table on a terminal for up to 1,000 items).
+    """What `run` would do against the ledger: each item's action (create / skip / poll / retry /
+    rename / changed / replace) and why, and a `prune` line for each record whose item left the
+    manifest. No API calls. Counts by action first, then one line per item (a table on a terminal
+    for up to 1,000 items).
 
     \b
     Example:  batchavatars plan manifests/example.yaml --json
@@ -124,7 +148,7 @@ def plan(
             return
         summary = ", ".join(f"{n:,} {action}" for action, n in sorted(counts.items())) or "nothing to do"
         heading = f"Plan for {manifest} (ledger {path}): {summary}"
-        if len(the_plan.steps) <= TABLE_LIMIT and sys.stdout.isatty():
+        if len(the_plan.steps) + len(the_plan.prune) <= TABLE_LIMIT and sys.stdout.isatty():
             _plan_table(the_plan, heading)
         else:
             _plan_lines(the_plan, heading)
