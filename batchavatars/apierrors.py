@@ -84,6 +84,11 @@ class RateLimited(HttpError):
     """429: too many requests or too many concurrent training jobs."""
 
 
+class QuotaExceeded(RateLimited):
+    """429 quota_exceeded: the account's usage quota is used up. Not a rate limit: it may not clear
+    for hours, so it is waited out on a long back-off and named as such, and it slows no one down."""
+
+
 class ServerError(HttpError):
     """5xx: HeyGen's side; retry."""
 
@@ -104,28 +109,32 @@ class AuthFailed(HttpError):
 NOT_READY_CODES = frozenset({"asset_not_available", "upload_not_found"})
 
 
+# Where a code changes what its status means; every other answer is known by its status alone.
+_BY_CODE: dict[tuple[int, str], type[HttpError]] = {
+    (409, "request_in_progress"): InProgress,
+    # this key may not touch *that* resource: the item's problem, not the run's
+    (403, "resource_access_denied"): Rejected,
+    (429, "quota_exceeded"): QuotaExceeded,
+    **{(status, code): NotReady for status in (400, 404, 409) for code in NOT_READY_CODES},
+}
+_BY_STATUS: dict[int, type[HttpError]] = {
+    401: AuthFailed,
+    402: OutOfCredit,
+    403: AuthFailed,
+    404: NotFound,
+    429: RateLimited,
+}
+
+
 def classify(status: int, code: str, *, conflict_means_not_ready: bool = False) -> type[HttpError]:
     """The kind of an error answer. `conflict_means_not_ready`: a route whose 409 says the resource
     is not there yet (/complete: "uploaded object not found yet"), never that the item is wrong."""
     if status == 409 and conflict_means_not_ready:
         return NotReady
-    if status == 409 and code == "request_in_progress":
-        return InProgress
-    if code in NOT_READY_CODES and status in (400, 404, 409):
-        return NotReady
-    if status == 403 and code == "resource_access_denied":
-        return Rejected  # this key may not touch *that* resource: the item's problem, not the run's
-    if status == 404:
-        return NotFound
-    if status == 429:
-        return RateLimited
-    if status in (401, 403):
-        return AuthFailed
-    if status == 402:
-        return OutOfCredit
-    if status >= 500:
-        return ServerError
-    return Rejected
+    kind = _BY_CODE.get((status, code)) or _BY_STATUS.get(status)
+    if kind is not None:
+        return kind
+    return ServerError if status >= 500 else Rejected
 
 
 def no_route(error: ApiError) -> bool:

@@ -17,6 +17,7 @@ Event = Literal[
     "adopt_done",
     "item_submitting",
     "request_failed",
+    "quota_exceeded",
     "item_created",
     "consent_requested",
     "consent_failed",

@@ -51,6 +51,7 @@ class StopReason(StrEnum):
 
     AUTH = "auth"  # 401, or a 403 that is about the key
     CREDIT = "credit"  # 402: no new work, what trains is still watched
+    QUOTA = "quota"  # 429 quota_exceeded outlasted its long back-off: no new work, as for CREDIT
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM
     WAIT_TIMEOUT = "wait_timeout"  # training or consent outlasted --wait-timeout (or --no-wait)
     UNREACHABLE = "unreachable"  # the API never answered: wrong --base-url or the service is down

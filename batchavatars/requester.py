@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 
 import anyio
 
-from .apierrors import ApiError, HttpError, Unreachable, describe, no_route
+from .apierrors import ApiError, HttpError, QuotaExceeded, Unreachable, describe, no_route
 from .events import Reporter
 from .meter import Meter, Slot, TrainingGate, Unlimited
 from .records import ErrorSource, StopReason
@@ -114,6 +114,11 @@ class Requester:
         self.answered = False  # has the API ever answered (any HTTP answer with HeyGen's envelope, or a 2xx)?
         self._dead = 0  # attempts in a row that never reached an API, while it never answered
 
+    @property
+    def stopping(self) -> StopReason | None:
+        """Why the run is stopping, if it is: a wait outside a request (an asset processing) ends too."""
+        return self._control.stopping
+
     @classmethod
     def alone(cls, policy: RetryPolicy, report: Reporter, meter: Meter | None = None) -> Requester:
         """For calls before a run starts: the same policy, paced by `meter` if given."""
@@ -179,15 +184,18 @@ class Requester:
             verdict=decision.verdict.value,
             retry_in=round(decision.delay, 3),
         )
+        if isinstance(error, QuotaExceeded):
+            self._report("quota_exceeded", key=item, what=what, message=error.message, retry_in=round(decision.delay))
         if decision.rate_limited:
             self.meter.on_rate_limited(getattr(error, "retry_after", None))
             if slot is not None:
                 self.gate.on_cap_hit()
-                slot.give_back()  # nobody's place while waiting out Retry-After
+        if decision.long_wait and slot is not None:
+            slot.give_back()  # nobody's place while waiting out Retry-After or a quota
         if decision.verdict is Verdict.RETRY:
             if self._control.stopping and not background:
                 raise Abandoned from None
-            await anyio.sleep(decision.delay)
+            await self._pause(decision.delay)
             if slot is not None and not slot.held:
                 await slot.take()  # queue for the cap again, behind the gate
             if self._control.stopping:
@@ -197,8 +205,21 @@ class Requester:
             # The item records the 401/403 (so `status` shows its fix); the run stops.
             self._control.stop(StopReason.AUTH, describe(error))
         if decision.verdict is Verdict.STOP_NEW_WORK:
-            self._control.stop(StopReason.CREDIT, f"{describe(error)}: out of credits, no new work started")
+            self._control.stop(*_stop_for(error))
         raise ItemFailed.of(error) from None
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait before a retry, but not past the moment the run starts stopping: a quota's wait is
+        long, and Ctrl-C must not wait it out."""
+        with anyio.move_on_after(seconds):
+            while not self._control.stopping:
+                await anyio.sleep(min(seconds, 1.0))
+
+
+def _stop_for(error: ApiError) -> tuple[StopReason, str]:
+    if isinstance(error, QuotaExceeded):
+        return StopReason.QUOTA, f"{describe(error)}: HeyGen's usage quota is used up, no new work started"
+    return StopReason.CREDIT, f"{describe(error)}: out of credits, no new work started"
 
 
 DEAD_AFTER = 3  # attempts in a row that never reached an API before the run stops as unreachable

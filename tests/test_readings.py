@@ -192,3 +192,30 @@ async def test_a_ticket_whose_max_bytes_is_under_the_file_fails_it_before_a_byte
             await store.asset_id(str(footage))
     assert info.value.code == "file_too_large"
     assert seen == ["POST /v3/assets/direct-uploads"]  # no PUT, no complete
+
+
+async def test_a_used_up_quota_is_named_stops_new_work_and_the_next_run_makes_the_rest(tmp_path):
+    """429 quota_exceeded is not a rate limit: named in the events and in `status`, no new work once
+    its attempts are out (one here, not its half-hour of back-off), and nothing made twice after."""
+    from batchavatars.presentation.summary import advice
+
+    manifest = write(tmp_path, looks_roster(2))
+    events: list[tuple[str, dict]] = []
+    with serve(SandboxConfig(training_seconds=0.05, rate_limit=None, quota_exceeded=True)) as sb:
+        first = await batchavatars.arun(
+            manifest,
+            base_url=sb.url,
+            **{**FAST, "max_attempts": 1, "concurrency": 1},
+            on_event=lambda event, **f: events.append((event, f)),
+        )
+        refused = sb.stats()["rate_limited"]["quota"]
+        sb.configure(quota_exceeded=False)
+        second = await batchavatars.arun(manifest, base_url=sb.url, **FAST)
+        stats = sb.stats()
+    assert first.stopped == "quota" and "usage quota is used up" in (first.stop_message or "")
+    assert refused == 1  # one creation met the quota; the rest were never sent
+    assert [f["key"] for e, f in events if e == "quota_exceeded"] == ["p0"]
+    unanswered = [r for r in first.records if r.status == "unanswered"]
+    assert [(r.key, r.error_code) for r in unanswered] == [("p0", "quota_exceeded")]
+    assert "usage quota for this account is used up" in advice(unanswered[0])
+    assert second.exit_code == 0 and stats["created"]["looks"] == 6 and stats["duplicates"] == 0

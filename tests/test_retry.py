@@ -7,12 +7,15 @@ import pytest
 from batchavatars.apierrors import (
     AuthFailed,
     InProgress,
+    NotReady,
     OutOfCredit,
+    QuotaExceeded,
     RateLimited,
     Rejected,
     RequestTimeout,
     ServerError,
     TransportError,
+    classify,
     parse_retry_after,
 )
 from batchavatars.retry import RetryPolicy, Verdict
@@ -66,3 +69,22 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 5) == pytest.approx(5)
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 + 5) == 0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_a_used_up_quota_is_no_rate_limit_it_waits_long_and_then_stops_new_work():
+    quota = http(QuotaExceeded, 429, "quota_exceeded", retry_after=1)
+    policy = RetryPolicy(max_attempts=6)
+    decisions = [policy.decide(quota, n) for n in range(1, 7)]
+    assert [d.delay for d in decisions[:5]] == [60, 120, 240, 480, 900]  # long, capped at 15 min
+    assert not any(d.rate_limited for d in decisions)  # the meter does not slow everyone for it
+    assert all(d.long_wait for d in decisions[:5])  # a creation's place under the cap is given back meanwhile
+    assert decisions[5].verdict is Verdict.STOP_NEW_WORK  # after ~30 min: no new work; the next run goes on
+    assert policy.decide(http(QuotaExceeded, 429, "quota_exceeded", retry_after=1200), 1).delay == 900
+
+
+def test_an_answer_is_classified_by_status_and_the_few_codes_that_change_its_meaning():
+    assert classify(429, "quota_exceeded") is QuotaExceeded and classify(429, "rate_limit_exceeded") is RateLimited
+    assert classify(403, "resource_access_denied") is Rejected and classify(403, "forbidden") is AuthFailed
+    assert classify(409, "request_in_progress") is InProgress and classify(409, "x") is Rejected
+    assert classify(409, "x", conflict_means_not_ready=True) is NotReady  # /complete's "not there yet"
+    assert classify(400, "asset_not_available") is NotReady and classify(502, "") is ServerError

@@ -80,6 +80,7 @@ _LEVELS: dict[Event, str] = {
     "item_failed": "warning",
     "item_blocked": "warning",
     "request_failed": "info",
+    "quota_exceeded": "warning",  # not a rate limit: it may take hours to clear, a person should know
     "run_stopping": "warning",
     "changed_left_alone": "warning",
     "rename_failed": "warning",

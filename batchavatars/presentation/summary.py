@@ -31,6 +31,8 @@ FIXES = {
     "adopt_ambiguous": "several avatars on the account match: delete the extras on HeyGen and run --adopt again, "
     "or run without --adopt to create it anew",
     "rate_limit_exceeded": "HeyGen kept answering 429: run again, or lower --rate / --concurrency",
+    "quota_exceeded": "HeyGen's usage quota for this account is used up (429 quota_exceeded); it may take hours "
+    "to clear: run again later, or ask HeyGen to raise the quota",
     "timeout": "no answer in time: run again; the same Idempotency-Key guarantees no duplicate",
     "transport_error": "network trouble: run again; the same Idempotency-Key guarantees no duplicate",
 }
@@ -56,7 +58,10 @@ NOT_AGAIN = "not sent again unless the item changes or you run with --retry-fail
 def advice(record: Record) -> str:
     """The fix for a troubled record, with what the next run will do about it."""
     if record.status == Status.UNANSWERED:
-        return UNANSWERED_FIX
+        # a wait worth naming comes first: what the next run does is the same either way
+        return (
+            f"{FIXES['quota_exceeded']}; {UNANSWERED_FIX}" if record.error_code == "quota_exceeded" else UNANSWERED_FIX
+        )
     if record.status == Status.FAILED:
         return advice_for(record.error_code, record.error_source, record.error_param)
     return fix_for(record.error_code, record.error_param)

@@ -51,6 +51,14 @@ class AvatarRoutes(Routes):
         cfg = state.config
         if cfg.credits is not None and cfg.credits <= 0:
             raise ApiFailure(402, "insufficient_credit", "not enough credits to create an avatar")
+        if cfg.quota_exceeded:
+            state.stats.rate_limited["quota"] += 1
+            raise ApiFailure(
+                429,
+                "quota_exceeded",
+                "the account's usage quota for avatar creation is used up",
+                headers={"Retry-After": retry_after(3600.0, cfg.retry_after_format)},
+            )
         cap = cfg.max_concurrent_training
         training = state.avatars.training
         if cap is not None and training.count(now) >= cap:

@@ -27,6 +27,8 @@ Readings where HeyGen's sources disagree (shared/heygen-v3-avatars.md, last sect
 - `asset_processing_seconds`: an asset is `processing` this long after `/complete` or a multipart
   upload; a create that uses it before then answers `400 asset_not_available`.
 - `replay_window_seconds`: how long an Idempotency-Key replays its answer; later the key is new.
+- `quota_exceeded`: every creation answers `429 quota_exceeded` ("a usage quota exceeded", not a
+  rate limit) with an hour's `Retry-After`, until the setting is turned off again.
 - `null_avatar_item`: probability that a successful create answers `"avatar_item": null` (the look
   is still made).
 - Renames: only photo and digital-twin looks; a prompt-made look answers `400 invalid_parameter`
@@ -87,6 +89,7 @@ class SandboxConfig(BaseModel):
     upload_url_ttl_seconds: Seconds = 3600.0  # a ticket's expires_in_seconds
     replay_window_seconds: Seconds = 86400.0
     null_avatar_item: Probability = 0.0
+    quota_exceeded: bool = False  # creations answer 429 quota_exceeded (the usage quota is used up)
     # GET /v3/users/me
     account_name: Annotated[str, Field(min_length=1)] = "Sandy Box"  # first and last name
     billing_type: Literal["wallet", "subscription", "usage_based"] = "wallet"

@@ -178,14 +178,14 @@ class Scheduler:
                 return
 
     def stop(self, reason: StopReason, message: str) -> None:
-        """Stop starting new work. CREDIT drains: what is training is still watched to its end;
+        """Stop starting new work. CREDIT and QUOTA drain: what is training is still watched to its end;
         otherwise in-flight requests finish (or, for AUTH, are cancelled) and the run ends."""
         if self._stopping is None:
             self._stopping = reason
             self._stop_message = message
             self.report("run_stopping", reason=reason.value, message=message)
         self.gate.open_for_stop()
-        if reason is not StopReason.CREDIT:
+        if reason not in (StopReason.CREDIT, StopReason.QUOTA):
             self.finished.set()
         self.notify()
         self.check_done()
