@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -39,6 +40,7 @@ UPLOAD_TIMEOUT = 600.0  # hundreds of MB of training footage; the official CLI g
 # POST /v3/assets takes "at most 32 MB", not defined as MiB: multipart only below 32,000,000 bytes,
 # larger files through the direct-upload flow (shared notes, "Direct uploads").
 MULTIPART_LIMIT = 32_000_000
+ASSET_IDS_MAX = 100  # GET /v3/assets/statuses takes up to this many ids a call
 CHUNK = 1024 * 1024  # streamed uploads and hashing read files in blocks of this size
 
 
@@ -148,13 +150,13 @@ class HeyGenClient:
         return Created(look=look, group=group, replayed=replayed)
 
     async def get_look(self, look_id: str) -> dict[str, Any]:
-        look = await self._call("GET", f"/v3/avatars/looks/{look_id}", route="GET /v3/avatars/looks/{id}")
+        look = await self._call("GET", f"/v3/avatars/looks/{_seg(look_id)}", route="GET /v3/avatars/looks/{id}")
         if not isinstance(look, dict):
             raise TransportError("GET /v3/avatars/looks/{id}: answer is not a look")
         return look
 
     async def get_group(self, group_id: str) -> dict[str, Any]:
-        group = await self._call("GET", f"/v3/avatars/{group_id}", route="GET /v3/avatars/{id}")
+        group = await self._call("GET", f"/v3/avatars/{_seg(group_id)}", route="GET /v3/avatars/{id}")
         if not isinstance(group, dict):
             raise TransportError("GET /v3/avatars/{id}: answer is not a group")
         return group
@@ -163,7 +165,7 @@ class HeyGenClient:
         """PATCH /v3/avatars/looks/{id}: photo and digital-twin looks only."""
         await self._call(
             "PATCH",
-            f"/v3/avatars/looks/{look_id}",
+            f"/v3/avatars/looks/{_seg(look_id)}",
             json={"name": name},
             timeout=self.timeouts.for_write(),
             route="PATCH /v3/avatars/looks/{id}",
@@ -175,7 +177,7 @@ class HeyGenClient:
         try:
             await self._call(
                 "DELETE",
-                f"/v3/avatars/looks/{look_id}",
+                f"/v3/avatars/looks/{_seg(look_id)}",
                 timeout=self.timeouts.for_write(),
                 route="DELETE /v3/avatars/looks/{id}",
                 envelope=False,
@@ -213,7 +215,7 @@ class HeyGenClient:
         body = {"reroute_url": reroute_url} if reroute_url else {}
         data = await self._call(
             "POST",
-            f"/v3/avatars/{group_id}/consent",
+            f"/v3/avatars/{_seg(group_id)}/consent",
             json=body,
             idempotency_key=idempotency_key,
             timeout=self.timeouts.for_write(),
@@ -257,30 +259,38 @@ class HeyGenClient:
             raise TransportError("POST /v3/assets/direct-uploads: answer lacks upload_url")
         return dict(ticket)
 
-    async def put_upload(self, ticket: dict[str, Any], path: Path, size: int) -> None:
-        """PUT the bytes to the ticket's pre-signed URL, with its headers verbatim and no API key."""
-        await self._put_bytes(str(ticket["upload_url"]), dict(ticket.get("upload_headers") or {}), path, size)
+    async def put_upload(self, ticket: dict[str, Any], path: Path, size: int, content_type: str) -> None:
+        """PUT the bytes to the ticket's pre-signed URL, with its headers verbatim and no API key. Where
+        they name no Content-Type, the ticket's `content_type` (else the one asked for) is sent, as
+        HeyGen's own uploader does: the signature may cover it."""
+        headers = {str(k): str(v) for k, v in (ticket.get("upload_headers") or {}).items()}
+        if not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = str(ticket.get("content_type") or content_type)
+        await self._put_bytes(str(ticket["upload_url"]), headers, path, size)
 
-    async def complete_upload(self, asset_id: str, sha256: str, idempotency_key: str) -> None:
-        """POST /v3/assets/{id}/complete (idempotent). Its 409 means "uploaded object not found yet":
-        raised as NotReady, which the retry policy waits out."""
-        route = "POST /v3/assets/{id}/complete"
-        _, response = await self._send(
+    async def complete_upload(self, asset_id: str, sha256: str) -> dict[str, Any]:
+        """POST /v3/assets/{id}/complete: idempotent by itself, so no Idempotency-Key (HeyGen documents
+        none there). Returns the asset as answered, its `status` (processing, completed, ...) among it.
+        A 409 means "uploaded object not found yet": raised as NotReady, which the retry policy waits out."""
+        data = await self._call(
             "POST",
-            f"/v3/assets/{asset_id}/complete",
+            f"/v3/assets/{_seg(asset_id)}/complete",
             json={"checksum_sha256": sha256},
-            idempotency_key=idempotency_key,
             timeout=self.timeouts.for_write(),
-            route=route,
+            route="POST /v3/assets/{id}/complete",
             complete=True,
         )
+        return data if isinstance(data, dict) else {}
 
-    async def get_asset(self, asset_id: str) -> dict[str, Any]:
-        """GET /v3/assets/{id}: status pending_upload | processing | completed | failed."""
-        asset = await self._call("GET", f"/v3/assets/{asset_id}", route="GET /v3/assets/{id}")
-        if not isinstance(asset, dict):
-            raise TransportError("GET /v3/assets/{id}: answer is not an asset")
-        return asset
+    async def asset_statuses(self, asset_ids: list[str], *, token: str | None = None) -> Page:
+        """GET /v3/assets/statuses: where HeyGen reports an asset's readiness, up to ASSET_IDS_MAX ids
+        a call. Each row names its asset in `video_id` (the read model is shared with video batches);
+        `status` is queued | processing | completed | failed | not_found. (GET /v3/assets/{id} is the
+        asset's metadata and carries no status.)"""
+        params: dict[str, Any] = {"asset_ids": ",".join(asset_ids)}
+        if token:
+            params["token"] = token
+        return await self._page("/v3/assets/statuses", params, route="GET /v3/assets/statuses")
 
     async def _put_bytes(self, url: str, headers: dict[str, str], path: Path, size: int) -> None:
         async def chunks() -> AsyncIterator[bytes]:
@@ -421,6 +431,11 @@ def _http_error(response: httpx.Response, *, complete: bool = False) -> HttpErro
         param=_text(envelope.get("param")),
         doc_url=_text(envelope.get("doc_url")),
     )
+
+
+def _seg(resource_id: str) -> str:
+    """An id as one path segment: escaped, so an id holding `/`, `?` or `#` cannot change the route."""
+    return quote(resource_id, safe="")
 
 
 def _text(value: object) -> str | None:

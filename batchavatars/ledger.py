@@ -384,6 +384,10 @@ class Ledger:
             {"s": sha256, "a": asset_id, "n": size_bytes, "t": now_iso()},
         )
 
+    def forget_asset(self, sha256: str) -> None:
+        """HeyGen lost the asset (its statuses say not_found): the content is uploaded again."""
+        self._write("DELETE FROM assets WHERE sha256=:s", {"s": sha256})
+
     # -- what existed: replaced and pruned looks ------------------------------------------------
 
     def add_history(self, record: Record, why: str) -> None:

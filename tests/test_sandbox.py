@@ -738,10 +738,14 @@ def test_stats_has_every_documented_key_and_reset_clears() -> None:
             "uploads",
             "idempotent_replays",
             "conflicts_409",
+            "complete_conflicts",
+            "complete_with_idempotency_key",
+            "creations_with_unready_asset",
             "training_now",
             "training_peak",
         } <= set(stats)
         assert stats["requests"] == {"POST /v3/avatars": 1} and stats["requests_total"] == 1
+        assert {"multipart", "direct", "puts_without_content_type", "by_sha256"} <= set(stats["uploads"])
         sb.reset()
         assert sb.stats()["created"]["looks"] == 0
         assert client.get("/v3/avatars").json()["data"] == []

@@ -25,6 +25,8 @@ from batchavatars.cli import main
         (["--complete-conflicts", "1.5"], "--complete-conflicts"),
         (["--set", "no_such_field=1"], "no_such_field"),
         (["--set", "foreign_groups=group_x"], "foreign_groups"),
+        (["--set", "failed_assets=bad.mp4"], "failed_assets"),
+        (["--set", "upload_headers_content_type=maybe"], "upload_headers_content_type"),
         (["--set", "just-a-word"], "FIELD=VALUE"),
     ],
 )
@@ -44,6 +46,8 @@ def test_sandbox_options_and_set_reach_the_running_sandbox() -> None:
             *("--consent-signal", "group", "--list-status", "omit", "--not-found-code", "resource_not_found"),
             *("--asset-processing-seconds", "2.5", "--complete-conflicts", "1", "--consent-seconds", "null"),
             *("--rate-limit", "0", "--set", 'foreign_groups=["group_theirs"]', "--set", "billing_type=subscription"),
+            *("--set", "upload_headers_content_type=false", "--set", 'failed_assets=["bad.mp4"]'),
+            *("--set", 'lost_assets=["gone.png", "gone.mp4"]'),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -55,6 +59,8 @@ def test_sandbox_options_and_set_reach_the_running_sandbox() -> None:
         assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
         config = httpx.get(f"{url}/_sandbox/config", timeout=10).json()
         missing = httpx.get(f"{url}/v3/avatars/looks/look_nope", headers={"X-Api-Key": "k"}, timeout=10)
+        body = {"filename": "bad.mp4", "content_type": "video/mp4", "size_bytes": 10}
+        upload = httpx.post(f"{url}/v3/assets/direct-uploads", json=body, headers={"X-Api-Key": "k"}, timeout=10)
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
@@ -67,4 +73,7 @@ def test_sandbox_options_and_set_reach_the_running_sandbox() -> None:
     assert config["asset_processing_seconds"] == 2.5 and config["complete_conflicts"] == 1
     assert config["consent_approval_seconds"] is None and config["rate_limit"] is None
     assert config["foreign_groups"] == ["group_theirs"]
+    assert config["upload_headers_content_type"] is False
+    assert "Content-Type" not in upload.json()["data"]["upload_headers"]
+    assert config["failed_assets"] == ["bad.mp4"] and config["lost_assets"] == ["gone.png", "gone.mp4"]
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "resource_not_found"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._assets import MULTIPART_LIMIT_BYTES, Asset, resolve_mime
+from ._assets import MULTIPART_LIMIT_BYTES, Asset, Fates, resolve_mime
 from ._envelope import ApiFailure, invalid, missing, not_found
-from ._http import Routes, checksum, json_object
+from ._http import Routes, checksum, json_object, page_response
 from ._multipart import MultipartError, boundary_of, read_file_field
+from ._paging import decode_token, page
 from ._policy import json_response
 
 _UNSUPPORTED = "unsupported file type; allowed: png, jpeg, mp4, webm, mp3, wav, pdf, srt"
+STATUSES_MAX_IDS = 100  # asset_ids one GET /v3/assets/statuses call may name
 
 
 class AssetRoutes(Routes):
@@ -33,8 +36,11 @@ class AssetRoutes(Routes):
         mime_type = resolve_mime(part.content_type, part.filename)
         if mime_type is None:
             raise invalid(_UNSUPPORTED, "file")
-        ready_at = state.clock() + state.config.asset_processing_seconds
-        asset = state.assets.add_uploaded(mime_type, part.filename or "upload", part.size, part.sha256, ready_at)
+        name, seconds = part.filename or "upload", state.config.asset_processing_seconds
+        fates = self._fates()
+        asset = state.assets.add_uploaded(
+            mime_type, name, part.size, part.sha256, fates, now=state.clock(), seconds=seconds
+        )
         state.stats.upload("multipart", part.sha256)
         return json_response(200, {"data": asset.to_json()})
 
@@ -61,24 +67,35 @@ class AssetRoutes(Routes):
         ttl = cfg.upload_url_ttl_seconds
         expires_at = state.clock() + ttl
         asset = state.assets.add_direct(
-            mime_type, filename, content_type, size, sha256, expires_at=expires_at, max_bytes=max_bytes
+            mime_type, filename, content_type, size, sha256, self._fates(), expires_at=expires_at, max_bytes=max_bytes
         )
+        assert asset.signature is not None
+        headers = {"x-sandbox-signature": asset.signature}
+        if cfg.upload_headers_content_type:  # else the client sends `content_type` itself: the signature covers it
+            headers = {"Content-Type": content_type, **headers}
         base = str(request.base_url).rstrip("/")
         data = {
             "asset_id": asset.id,
             "upload_url": f"{base}/_sandbox/upload/{asset.id}?sig={asset.signature}",
-            "upload_headers": {"Content-Type": content_type, "x-sandbox-signature": asset.signature},
+            "upload_headers": headers,
+            "content_type": content_type,
             "expires_in_seconds": int(ttl) if ttl == int(ttl) else ttl,
             "max_bytes": max_bytes,
             "status": "pending_upload",
         }
         return json_response(200, {"data": data})
 
+    def _fates(self) -> Fates:
+        cfg = self.state.config
+        return Fates(frozenset(cfg.failed_assets), frozenset(cfg.lost_assets))
+
     async def put_upload(self, request: Request) -> Response:
         """The storage side of a direct upload: not a /v3 route, so no auth, limits or faults."""
         state = self.state
         state.stats.requests["PUT /_sandbox/upload/{asset_id}"] += 1
-        asset = state.assets.get(request.path_params["asset_id"])
+        if "content-type" not in request.headers:
+            state.stats.uploads["puts_without_content_type"] += 1  # counted before it is refused below
+        asset = state.assets.get(request.path_params["asset_id"], state.clock())
         problem = self._refusal(request, asset)
         limit = asset.max_bytes if asset is not None and asset.max_bytes is not None else 0
         hasher = hashlib.sha256()
@@ -100,6 +117,9 @@ class AssetRoutes(Routes):
         headers = request.headers
         if asset is None or asset.signature is None:
             return ApiFailure(404, "not_found", "no pending direct upload at this URL")
+        if "content-type" not in headers:
+            message = f"signature mismatch: the signature covers Content-Type; send {asset.content_type!r}"
+            return ApiFailure(403, "forbidden", message)
         if (
             request.query_params.get("sig") != asset.signature
             or headers.get("x-sandbox-signature") != asset.signature
@@ -116,6 +136,8 @@ class AssetRoutes(Routes):
 
     async def complete_asset(self, request: Request) -> Response:
         state = self.state
+        if "idempotency-key" in request.headers:
+            state.stats.complete_with_idempotency_key += 1  # documented for uploads and tickets, not here
         asset = self._asset(request.path_params["asset_id"])
         body = await json_object(request, optional=True)
         expected = checksum(body.get("checksum_sha256"))
@@ -125,30 +147,39 @@ class AssetRoutes(Routes):
                 state.stats.complete_conflicts += 1  # storage has not caught up with the PUT yet
                 raise ApiFailure(409, "upload_not_found", "uploaded object not found yet; retry shortly")
             _check_upload(asset, expected)
-            asset.ready_at = state.clock() + state.config.asset_processing_seconds
+            asset.start_processing(state.clock(), state.config.asset_processing_seconds)
         elif expected is not None and expected != asset.sha256:
             _check_upload(asset, expected)
         return json_response(200, {"data": {**asset.to_json(), "status": asset.status(state.clock())}})
 
     async def get_asset(self, request: Request) -> Response:
         asset = self._asset(request.path_params["asset_id"])
-        return json_response(200, {"data": asset.status_json(self.state.clock())})
+        return json_response(200, {"data": asset.metadata_json()})
 
     async def asset_statuses(self, request: Request) -> Response:
-        """Many assets at once; ids the account does not have are left out (GET one to confirm)."""
-        raw = request.query_params.get("asset_ids") or ""
-        ids = [i.strip() for i in raw.split(",") if i.strip()]
+        """Readiness of many assets: one entry per id asked for, in order, unknown ones `not_found`."""
+        query = request.query_params
+        ids = [i.strip() for i in (query.get("asset_ids") or "").split(",") if i.strip()]
         if not ids:
             raise missing("asset_ids")
-        page_max = self.state.config.page_max
-        if len(ids) > page_max:
-            raise invalid(f"at most {page_max} asset_ids per request, got {len(ids)}", "asset_ids")
+        if len(ids) > STATUSES_MAX_IDS:
+            raise invalid(f"at most {STATUSES_MAX_IDS} asset_ids per request, got {len(ids)}", "asset_ids")
+        unique = list(dict.fromkeys(ids))
+        filters = "asset-statuses|" + ",".join(unique)  # a token only pages the id list it was made for
+        start = decode_token(query.get("token"), filters)
+        rows, next_index = page(unique, start, self.state.config.page_max, lambda _: True)
         now = self.state.clock()
-        assets = [a for a in map(self.state.assets.get, dict.fromkeys(ids)) if a is not None]
-        return json_response(200, {"data": [asset.status_json(now) for asset in assets]})
+        return page_response([self._status_entry(asset_id, now) for asset_id in rows], next_index, filters)
+
+    def _status_entry(self, asset_id: str, now: float) -> dict[str, Any]:
+        # `video_id`: HeyGen's read model is shared with video batches.
+        asset = self.state.assets.get(asset_id, now)
+        if asset is None:
+            return {"video_id": asset_id, "status": "not_found", "error": None}
+        return {"video_id": asset_id, "status": asset.status(now), "error": asset.error_json(now)}
 
     def _asset(self, asset_id: str) -> Asset:
-        asset = self.state.assets.get(asset_id)
+        asset = self.state.assets.get(asset_id, self.state.clock())
         if asset is None:
             raise not_found("asset", asset_id)
         return asset

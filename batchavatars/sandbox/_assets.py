@@ -1,13 +1,17 @@
 """Uploaded assets. Only sizes and SHA-256 digests are kept: bytes are hashed and dropped.
 
-An asset's status is derived on read: `pending_upload` until a multipart upload or a direct
-upload's `/complete`, then `processing` for the account's `asset_processing_seconds`, then
-`completed`.
+An asset's status is derived on read, as `GET /v3/assets/statuses` reports it: `queued` until a
+direct upload's `/complete`, then `processing` for the account's `asset_processing_seconds`
+from that call (or from a multipart upload), then `completed`, or `failed` for a doomed one. A
+lost asset is gone from the account once its processing is over. Its fate (doomed, lost) is
+fixed when its id is made, from the `failed_assets` and `lost_assets` settings of that moment.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +65,9 @@ class Asset:
     mime_type: str
     filename: str
     ready_at: float | None = None  # None: not uploaded (or completed) yet
+    uploaded_at: int | None = None  # unix seconds of the upload or the /complete call
+    doomed: bool = False  # processing ends `failed`
+    lost: bool = False  # gone from the account once processing is over
     size_bytes: int | None = None  # of the bytes actually received
     sha256: str | None = None
     # Direct uploads only:
@@ -77,10 +84,26 @@ class Asset:
         """Uploaded and completed (maybe still processing): no more bytes are taken."""
         return self.ready_at is not None
 
+    def start_processing(self, now: float, seconds: float) -> None:
+        self.ready_at = now + seconds
+        self.uploaded_at = int(time.time())
+
     def status(self, now: float) -> str:
+        """queued | processing | completed | failed (a lost asset completed, then the account lost it)."""
         if self.ready_at is None:
-            return "pending_upload"
-        return "processing" if now < self.ready_at else "completed"
+            return "queued"
+        if now < self.ready_at:
+            return "processing"
+        return "failed" if self.doomed else "completed"
+
+    def error_json(self, now: float) -> dict[str, str] | None:
+        if self.status(now) != "failed":
+            return None
+        message = f"asset {self.id!r} ({self.filename}) failed processing: upload the file again"
+        return {"code": "asset_processing_failed", "message": message}
+
+    def gone(self, now: float) -> bool:
+        return self.lost and self.ready_at is not None and now >= self.ready_at
 
     def to_json(self) -> dict[str, Any]:
         """The upload answer's shape."""
@@ -88,25 +111,51 @@ class Asset:
             "asset_id": self.id,
             "url": ASSET_URL.format(id=self.id),
             "mime_type": self.mime_type,
-            "size_bytes": self.size_bytes if self.size_bytes is not None else self.declared_size,
+            "size_bytes": self.size,
         }
 
-    def status_json(self, now: float) -> dict[str, Any]:
-        """GET /v3/assets/{id}'s shape."""
-        return {**self.to_json(), "filename": self.filename, "status": self.status(now)}
+    def metadata_json(self) -> dict[str, Any]:
+        """GET /v3/assets/{id}'s shape: what the asset is, never whether it is ready."""
+        return {
+            "id": self.id,
+            "name": self.filename,
+            "type": media_class(self.mime_type),
+            "url": ASSET_URL.format(id=self.id),
+            "uploaded_at": self.uploaded_at,
+            "mime_type": self.mime_type,
+            "size_bytes": self.size,
+        }
+
+    @property
+    def size(self) -> int | None:
+        return self.size_bytes if self.size_bytes is not None else self.declared_size
+
+
+@dataclass(frozen=True, slots=True)
+class Fates:
+    """Which new assets fail or get lost, by filename: the `failed_assets` and `lost_assets` settings."""
+
+    failed: Collection[str] = ()
+    lost: Collection[str] = ()
 
 
 class AssetStore:
     def __init__(self) -> None:
         self._assets: dict[str, Asset] = {}
+        self._lost_names: set[str] = set()
         self.created = 0
 
-    def get(self, asset_id: str) -> Asset | None:
-        return self._assets.get(asset_id)
+    def get(self, asset_id: str, now: float) -> Asset | None:
+        """The account's asset; None if it never had it or has lost it."""
+        asset = self._assets.get(asset_id)
+        return None if asset is None or asset.gone(now) else asset
 
-    def add_uploaded(self, mime_type: str, filename: str, size: int, sha256: str, ready_at: float) -> Asset:
-        asset = Asset(_new_id(), mime_type, filename, ready_at, size_bytes=size, sha256=sha256)
-        return self._add(asset)
+    def add_uploaded(
+        self, mime_type: str, filename: str, size: int, sha256: str, fates: Fates, *, now: float, seconds: float
+    ) -> Asset:
+        asset = Asset(_new_id(), mime_type, filename, size_bytes=size, sha256=sha256)
+        asset.start_processing(now, seconds)
+        return self._add(asset, fates)
 
     def add_direct(
         self,
@@ -115,6 +164,7 @@ class AssetStore:
         content_type: str,
         size: int,
         sha256: str | None,
+        fates: Fates,
         *,
         expires_at: float,
         max_bytes: int,
@@ -130,9 +180,15 @@ class AssetStore:
             expires_at=expires_at,
             max_bytes=max_bytes,
         )
-        return self._add(asset)
+        return self._add(asset, fates)
 
-    def _add(self, asset: Asset) -> Asset:
+    def _add(self, asset: Asset, fates: Fates) -> Asset:
+        name = asset.filename
+        asset.doomed = name in fates.failed
+        # Only the first asset of a name is lost: uploading the file again makes a new asset that works.
+        if name in fates.lost and name not in self._lost_names:
+            asset.lost = True
+            self._lost_names.add(name)
         self._assets[asset.id] = asset
         self.created += 1
         return asset

@@ -26,7 +26,7 @@ class AvatarRoutes(Routes):
             raise ApiFailure(403, "forbidden", "this account's API tier does not include avatar creation")
         spec = parse_create(await json_object(request))
         now = state.clock()
-        self.check_assets(spec.assets)
+        self.check_assets(spec.assets, creation=True)
         group = self._target_group(spec, now)
         self._admit(now)
 
@@ -72,15 +72,20 @@ class AvatarRoutes(Routes):
                 headers={"Retry-After": retry_after(wait, cfg.retry_after_format)},
             )
 
-    def check_assets(self, refs: list[AssetRef]) -> None:
+    def check_assets(self, refs: list[AssetRef], *, creation: bool = False) -> None:
+        """Every asset named exists on the account, has completed processing and is the right media."""
         now = self.state.clock()
         for ref in refs:
-            asset = self.state.assets.get(ref.asset_id)
+            asset = self.state.assets.get(ref.asset_id, now)
             param = f"{ref.param}.asset_id"
             if asset is None:
                 raise not_found("asset", ref.asset_id, param)
             status = asset.status(now)
+            if status == "failed":  # for good: waiting does not help, unlike asset_not_available
+                raise invalid(f"asset {ref.asset_id!r} failed processing; upload the file again", ref.param)
             if status != "completed":
+                if creation:
+                    self.state.stats.creations_with_unready_asset += 1
                 raise not_available(ref.asset_id, status, param)
             if media_class(asset.mime_type) != ref.media:
                 raise invalid(f"asset {ref.asset_id!r} is {asset.mime_type}; {ref.param} needs an {ref.media}", param)

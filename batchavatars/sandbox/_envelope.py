@@ -62,5 +62,8 @@ def access_denied(what: str, ident: str, param: str) -> ApiFailure:
 
 
 def not_available(asset_id: str, status: str, param: str) -> ApiFailure:
-    message = f"asset {asset_id!r} is not ready (status {status}): wait until GET /v3/assets/{asset_id} says completed"
+    message = (
+        f"asset {asset_id!r} is not ready (status {status}): "
+        f"wait until GET /v3/assets/statuses?asset_ids={asset_id} says completed"
+    )
     return ApiFailure(400, "asset_not_available", message, param)

@@ -3,8 +3,8 @@
 1. infrastructure faults decided before any work: drop, 5xx, burst 429 (none are recorded
    under an Idempotency-Key, so a retry does the work);
 2. authentication (401), then the account's token bucket (429);
-3. Idempotency-Key: replay a recorded answer, 409 while the first request is in flight,
-   else reserve the key;
+3. Idempotency-Key (mutations HeyGen documents it for: not /complete): replay a recorded
+   answer, 409 while the first request is in flight, else reserve the key;
 4. a slow fault (sleep before handling), the handler, then the configured latency, all
    while the key stays in flight;
 5. record the answer under the key, unless it is transient (409, 429, 5xx) or about the
@@ -96,7 +96,7 @@ class V3Policy:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
 
-    async def run(self, request: Request, template: str, handler: Handler, mutation: bool) -> Response:
+    async def run(self, request: Request, template: str, handler: Handler, keyed: bool) -> Response:
         state = self.state
         stats, rng = state.stats, state.rng  # this request's, even if the sandbox is reset while it runs
         stats.requests[template] += 1
@@ -111,7 +111,7 @@ class V3Policy:
         if early is not None:
             return await self._answer(early)
 
-        key = request.headers.get("idempotency-key") if mutation else None
+        key = request.headers.get("idempotency-key") if keyed else None
         if key is None:
             response = await self._work(request, handler, faulty)
             await self._delay()

@@ -25,6 +25,10 @@ V3_TABLE: tuple[tuple[str, str], ...] = (
     ("GET /v3/users/me", "get_me"),
 )
 
+# Mutations without Idempotency-Key replay: HeyGen documents no key for /complete, which is
+# idempotent by itself, so a repeat answers the asset's current state.
+UNKEYED_ROUTES: frozenset[str] = frozenset({"POST /v3/assets/{asset_id}/complete"})
+
 # Routes outside the simulated API: no auth, rate limit, faults or Idempotency-Key.
 CONTROL_TABLE: tuple[tuple[str, str], ...] = (
     ("PUT /_sandbox/upload/{asset_id}", "put_upload"),  # the "storage" side of a direct upload

@@ -71,6 +71,8 @@ class SandboxState:
             "idempotent_replays": stats.idempotent_replays,
             "conflicts_409": stats.conflicts_409,
             "complete_conflicts": stats.complete_conflicts,
+            "complete_with_idempotency_key": stats.complete_with_idempotency_key,
+            "creations_with_unready_asset": stats.creations_with_unready_asset,
             "null_avatar_items": stats.null_avatar_items,
             "training_now": avatars.training.count(now),
             "training_peak": avatars.training.peak,

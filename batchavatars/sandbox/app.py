@@ -20,7 +20,7 @@ from ._asset_routes import AssetRoutes
 from ._avatar_routes import FAIL_MARK, AvatarRoutes
 from ._envelope import ApiFailure
 from ._policy import RECEIVE_KEY, Handler, V3Policy, failure_response
-from ._routes import CONTROL_TABLE, V3_TABLE
+from ._routes import CONTROL_TABLE, UNKEYED_ROUTES, V3_TABLE
 from ._state import SandboxState
 from .config import SandboxConfig
 
@@ -60,10 +60,10 @@ class SandboxApp:
     def _v3_route(self, template: str, handler: Handler) -> Route:
         method, path = template.split(" ", 1)
         run = self._policy.run
-        mutation = method != "GET"
+        keyed = method != "GET" and template not in UNKEYED_ROUTES  # Idempotency-Key applies
 
         async def endpoint(request: Request) -> Response:
-            return await run(request, template, handler, mutation)
+            return await run(request, template, handler, keyed)
 
         return Route(path, endpoint, methods=[method])
 

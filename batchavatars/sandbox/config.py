@@ -25,7 +25,18 @@ Readings where HeyGen's sources disagree (shared/heygen-v3-avatars.md, last sect
 - `complete_conflicts`: the first N `/complete` calls per asset (not yet completed) answer
   `409 upload_not_found` ("uploaded object not found yet"), as storage that has not caught up.
 - `asset_processing_seconds`: an asset is `processing` this long after `/complete` or a multipart
-  upload; a create that uses it before then answers `400 asset_not_available`.
+  upload (a direct upload is `queued` before `/complete`); a create that uses it before then
+  answers `400 asset_not_available`. Readiness shows only in `GET /v3/assets/statuses` (entries
+  named by `video_id`, unknown ids `not_found`, paged by `page_max`); `GET /v3/assets/{id}` is
+  metadata without a status. `/complete` is idempotent by itself: no Idempotency-Key replay.
+- `failed_assets`: filenames (the multipart part's, the ticket's `filename`) whose processing ends
+  `failed` (error code `asset_processing_failed`); a create naming one answers `400 invalid_parameter`.
+- `lost_assets`: filenames whose first asset (made while the setting names it) is lost once its
+  processing is over: then the statuses call reports it `not_found` and every route naming it
+  answers 404. Uploading the file again makes a new asset that works.
+- `upload_headers_content_type`: whether a direct-upload ticket's `upload_headers` include
+  `Content-Type`. Either way the ticket carries `content_type` and the storage PUT must send it
+  as `Content-Type` (the signature covers it, as HeyGen's own uploader assumes).
 - `replay_window_seconds`: how long an Idempotency-Key replays its answer; later the key is new.
 - `quota_exceeded`: every creation answers `429 quota_exceeded` ("a usage quota exceeded", not a
   rate limit) with an hour's `Retry-After`, until the setting is turned off again.
@@ -85,6 +96,9 @@ class SandboxConfig(BaseModel):
     foreign_groups: list[str] = Field(default_factory=list)
     complete_conflicts: Annotated[int, Field(ge=0)] = 0
     asset_processing_seconds: Seconds = 0.0
+    failed_assets: list[str] = Field(default_factory=list)
+    lost_assets: list[str] = Field(default_factory=list)
+    upload_headers_content_type: bool = True
     direct_upload_max_bytes: Annotated[int, Field(ge=1)] = 200_000_000  # a ticket's max_bytes
     upload_url_ttl_seconds: Seconds = 3600.0  # a ticket's expires_in_seconds
     replay_window_seconds: Seconds = 86400.0
