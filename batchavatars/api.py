@@ -26,8 +26,8 @@ from . import apply
 from .apply import Pruned
 from .client import DEFAULT_BASE_URL
 from .credentials import api_key_from_env, checked_key
-from .errors import UsageError
-from .ledger import Ledger, default_ledger_path
+from .errors import ApiUnreachable, UsageError
+from .ledger import Ledger, default_ledger_path, remove_ledger
 from .manifest import Manifest, load_manifest
 from .planner import Plan, build_plan
 from .preflight import Preflight, creations, fetch_account
@@ -80,6 +80,16 @@ def resolve_key(*, sandbox: bool, api_key: str | None = None) -> str:
     if sandbox:
         return SANDBOX_KEY
     return checked_key(api_key) if api_key else api_key_from_env()
+
+
+def api_url(sandbox: bool, base_url: str | None) -> str | None:
+    """The base URL a command names (None for the sandbox); both at once is a usage error."""
+    if sandbox and base_url:
+        raise UsageError(
+            f"--sandbox runs against the built-in simulator, --base-url {base_url} against another API. "
+            "Fix: pass one of them"
+        )
+    return None if sandbox else resolve_base_url(base_url)
 
 
 def resolve_base_url(base_url: str | None) -> str:
@@ -173,7 +183,7 @@ def check(
 ) -> Preflight:
     """Before a big batch: is the manifest usable, does the key work (GET /v3/users/me), and do
     the account's credits cover the creations the plan needs? No avatar is made."""
-    url = None if sandbox else resolve_base_url(base_url)
+    url = api_url(sandbox, base_url)
     the_plan = plan(manifest, ledger=ledger, sandbox=sandbox, only=only, exclude=exclude)
     key = resolve_key(sandbox=sandbox, api_key=api_key)
     with api_server(sandbox=sandbox, base_url=url) as served:
@@ -268,7 +278,7 @@ async def aprune(
     """The looks of items no longer in the manifest: listed, and with `yes` deleted and forgotten.
     Only what this ledger made (adopted looks only with `include_adopted`)."""
     loaded = _manifest(manifest)
-    url = None if sandbox else resolve_base_url(base_url)
+    url = api_url(sandbox, base_url)
     book = Ledger(ledger_path(loaded, ledger, sandbox=sandbox), create=False)
     try:
         found = apply.prune_candidates(loaded, book, include_adopted=include_adopted)
@@ -329,10 +339,11 @@ def _takes_settings(
 async def arun(manifest: ManifestLike, settings: RunSettings) -> RunResult:
     """Run a manifest to the end (or to `wait_timeout`) in the caller's event loop (asyncio or trio,
     through anyio) and return the result. Keywords: the fields of RunSettings."""
-    url = None if settings.sandbox else resolve_base_url(settings.base_url)
+    url = api_url(settings.sandbox, settings.base_url)
     loaded = _manifest(manifest)
     path = ledger_path(loaded, settings.ledger, sandbox=settings.sandbox)
     key = resolve_key(sandbox=settings.sandbox, api_key=settings.api_key)
+    new = not path.exists()
     book = Ledger(path)
     try:
         with book.exclusive(), api_server(sandbox=settings.sandbox, base_url=url) as served:
@@ -341,6 +352,11 @@ async def arun(manifest: ManifestLike, settings: RunSettings) -> RunResult:
             result.ledger = path
             if settings.on_finish is not None:
                 await settings.on_finish(result)
+    except ApiUnreachable:
+        book.close()
+        if new:
+            remove_ledger(path)  # nothing answered: no ledger made against an API that is not there
+        raise
     finally:
         book.close()
     return result

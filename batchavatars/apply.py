@@ -6,21 +6,28 @@ deletions of `prune`."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import signal
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
+
+import anyio
 
 from .adopt import adopt_existing, stale_intents
 from .apierrors import AuthFailed
 from .client import HeyGenClient
-from .errors import AuthError, LedgerError, ServiceError
-from .events import Reporter
+from .errors import ApiUnreachable, AuthError, LedgerError
+from .events import Event, Reporter
+from .exitcodes import ExitCode
 from .ledger import Ledger
 from .lifecycle import ItemBook
 from .manifest import Manifest
 from .planner import build_plan
-from .records import Record, RunResult, Status
+from .records import Record, RunResult, Status, StopReason
 from .requester import Abandoned, ItemFailed, Requester
 from .retry import RetryPolicy
 from .scheduler import Scheduler
@@ -51,7 +58,7 @@ async def _account(client: HeyGenClient, requests: Requester) -> str | None:
     try:
         me = await requests.call(client.get_me, what="account")
     except Abandoned:
-        raise ServiceError(
+        raise ApiUnreachable(
             f"cannot reach the API at {client.base_url}: nothing answered there. "
             "Fix: check --base-url (or HEYGEN_BASE_URL) and the network; nothing was sent"
         ) from None
@@ -72,11 +79,11 @@ async def prepare_ledger(
 ) -> dict[str, str]:
     """Bind the ledger to its API and account, adopt (--adopt) and look up keys older than the
     replay window. Returns the keys to hold back this run, with why."""
+    account = await _account(client, requests)  # first, so that a ledger is bound only to an API that answered
     origin = SANDBOX_ORIGIN if settings.sandbox else origin_of(client.base_url)
     bind_ledger(
         book, "base_url", origin, "pass --ledger PATH to keep a ledger per API (or use the base URL it was made with)"
     )
-    account = await _account(client, requests)
     if account is not None:
         bind_ledger(book, "account", account, "use the key of that account, or --ledger PATH for this one")
     wanted = list(loaded.items) if settings.adopt else _past_the_window(loaded, book, settings)
@@ -110,14 +117,51 @@ def _past_the_window(loaded: Manifest, book: Ledger, settings: RunSettings) -> l
 
 
 async def run_plan(loaded: Manifest, book: Ledger, url: str, api_key: str, settings: RunSettings) -> RunResult:
-    """Everything a run does once its ledger is open and locked."""
+    """Everything a run does once its ledger is open and locked. With `handle_signals`, SIGINT and
+    SIGTERM stop it cleanly at any moment: while the ledger is prepared that work ends at once,
+    while the scheduler runs the requests in flight finish; either way the result says so (130).
+    An exception in `on_event` stops the run the same clean way and is then raised to the caller."""
+    guard = _Guarded(settings.on_event)
+    settings = dataclasses.replace(settings, on_event=guard)
+    stop = _Interrupts()
+    started = anyio.current_time()
+    failure: Exception | None = None
+    async with anyio.create_task_group() as watchers:
+        if settings.handle_signals:
+            watchers.start_soon(stop.watch)
+        try:
+            result = await _run_plan(loaded, book, url, api_key, settings, stop, guard)
+        except Exception as exc:  # raised as itself below, not inside the task group's ExceptionGroup
+            failure = exc
+        watchers.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    if guard.error is not None:
+        raise guard.error
+    if result is None:  # interrupted before the scheduler started
+        return interrupted_result(book, loaded, stop.message, anyio.current_time() - started)
+    return result
+
+
+async def _run_plan(
+    loaded: Manifest,
+    book: Ledger,
+    url: str,
+    api_key: str,
+    settings: RunSettings,
+    stop: _Interrupts,
+    guard: _Guarded,
+) -> RunResult | None:
     report = settings.on_event
     for note in loaded.notes:
         report("note", note=note)
     connections = max(settings.concurrency * 2, 16)
     async with HeyGenClient(url, api_key, max_connections=connections, on_response=settings.on_response) as client:
         requests = Requester.alone(RetryPolicy(max_attempts=settings.max_attempts), report)
-        held = await prepare_ledger(loaded, book, client, requests, settings)
+        with stop.scope() as preparing:
+            held = await prepare_ledger(loaded, book, client, requests, settings)
+        if preparing.cancelled_caught:
+            return None
         the_plan = build_plan(
             loaded.items,
             book.records(),
@@ -133,12 +177,100 @@ async def run_plan(loaded: Manifest, book: Ledger, url: str, api_key: str, setti
         if left:
             hint = " ".join(f"--replace {key}" for key in left[:10])
             report("changed_left_alone", keys=left, hint=f"to make them again: {hint}")
-        with settings.display(scheduler.snapshot) if settings.display else contextlib.nullcontext():
-            result = await scheduler.run(handle_signals=settings.handle_signals)
+        guard.stop = partial(scheduler.stop, StopReason.CALLBACK)
+        view = settings.display(scheduler.snapshot) if settings.display else contextlib.nullcontext()
+        with view, stop.running(scheduler):
+            result = await scheduler.run()
         result.left_alone = left
-        if settings.delete_replaced:
-            await delete_replaced(book, client, requests, report, include_adopted=settings.include_adopted)
+        if settings.delete_replaced and not result.stopped:
+            with stop.scope():
+                await delete_replaced(book, client, requests, report, include_adopted=settings.include_adopted)
         return result
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM at any moment of a run. While a `scope` lasts (the ledger's preparation, the
+    deletion of replaced looks), the work in it ends at once: what it wrote is committed, what it
+    did not reach is for the next run. While the scheduler runs, it is told to stop, and finishes the
+    requests in flight. Only the first signal is taken: a second one finds Python's own handlers."""
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._scheduler: Scheduler | None = None
+
+    async def watch(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                self.message = f"received {signal.Signals(signum).name}"
+                if self._scheduler is not None:
+                    self._scheduler.stop(StopReason.INTERRUPTED, self.message)
+                elif self._scope is not None:
+                    self._scope.cancel()
+                return
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[anyio.CancelScope]:
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            if self.message is not None:
+                scope.cancel()  # a signal came between two stretches of work: do not start the next
+            try:
+                yield scope
+            finally:
+                self._scope = None
+
+    @contextlib.contextmanager
+    def running(self, scheduler: Scheduler) -> Iterator[None]:
+        self._scheduler = scheduler
+        if self.message is not None:
+            scheduler.stop(StopReason.INTERRUPTED, self.message)
+        try:
+            yield
+        finally:
+            self._scheduler = None
+
+
+class _Guarded:
+    """The caller's `on_event`, kept from breaking the run: its first exception stops the run
+    cleanly (in-flight requests finish, the ledger stays consistent) and is raised when it has."""
+
+    def __init__(self, report: Reporter) -> None:
+        self._report = report
+        self.error: Exception | None = None
+        self.stop: Callable[[str], None] | None = None
+
+    def __call__(self, event: Event, /, **fields: Any) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._report(event, **fields)
+        except Exception as exc:  # the caller's bug, not ours: theirs to see, after a clean stop
+            self.error = exc
+            if self.stop is not None:
+                self.stop(f"the on_event callback raised {type(exc).__name__}: {exc}")
+
+
+def interrupted_result(book: Ledger, loaded: Manifest, message: str | None, elapsed: float) -> RunResult:
+    """A run stopped before its scheduler started: the manifest's records as the ledger has them."""
+    records = book.records()
+    mine = [records[spec.key] for spec in loaded.items if spec.key in records]
+    counts: dict[str, int] = {}
+    for record in mine:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    return RunResult(
+        counts=counts,
+        exit_code=ExitCode.INTERRUPTED,
+        stopped=StopReason.INTERRUPTED,
+        stop_message=message,
+        elapsed=elapsed,
+        requests=0,
+        rate_limited=0,
+        creations=0,
+        uploads=0,
+        consent_requests=0,
+        records=mine,
+    )
 
 
 async def delete_replaced(
@@ -199,6 +331,11 @@ async def delete_pruned(book: Ledger, url: str, api_key: str, settings: RunSetti
                 except ItemFailed as failure:
                     found.failed[record.key] = f"{failure.code}: {failure.message}"
                     continue
+                except Abandoned:
+                    raise ApiUnreachable(
+                        f"cannot reach the API at {url}: nothing answered there. Fix: check --base-url (or "
+                        f"HEYGEN_BASE_URL) and the network; {len(found.deleted)} deleted before that"
+                    ) from None
                 book.add_history(record, why="pruned")
                 book.mark_deleted(record.look_id)
             book.remove(record.key)

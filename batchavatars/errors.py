@@ -64,3 +64,10 @@ class ServiceError(BatchAvatarsError):
     """The API gave no usable answer to a call the run cannot go without."""
 
     exit_code = ExitCode.ITEMS_FAILED
+
+
+class ApiUnreachable(BatchAvatarsError):
+    """Nothing answered at the API's URL (refused, no route, DNS, or no HeyGen API there): nothing
+    was sent, or nothing more could be. The same exit code for every command."""
+
+    exit_code = ExitCode.UNREACHABLE

@@ -116,6 +116,12 @@ def default_ledger_path(manifest: Path, *, sandbox: bool = False) -> Path:
     return manifest.with_name(name + (".sandbox" if sandbox else "") + ".ledger.db")
 
 
+def remove_ledger(path: Path) -> None:
+    """Delete a ledger, its WAL files and its lock file (a new, empty ledger a run could not use)."""
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 class Ledger:
     """One SQLite file per manifest: its items, uploaded assets and what it was made against.
     Every update commits on its own (except inside `batch()`); one run at a time (`exclusive`)."""

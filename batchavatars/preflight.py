@@ -9,7 +9,7 @@ from typing import Any
 
 from .apierrors import ApiError, AuthFailed, HttpError
 from .client import HeyGenClient
-from .errors import AuthError, UsageError
+from .errors import ApiUnreachable, AuthError, UsageError
 from .exitcodes import ExitCode
 from .planner import Plan
 
@@ -128,7 +128,7 @@ async def fetch_account(url: str, api_key: str) -> Account:
                 "(or HEYGEN_BASE_URL) names the HeyGen API"
             ) from None
         except ApiError as error:
-            raise UsageError(
+            raise ApiUnreachable(
                 f"{url}: cannot reach the API ({error}). Fix: check the network and --base-url (or HEYGEN_BASE_URL)"
             ) from None
     return read_account(me)

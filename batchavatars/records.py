@@ -55,6 +55,7 @@ class StopReason(StrEnum):
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM
     WAIT_TIMEOUT = "wait_timeout"  # training or consent outlasted --wait-timeout (or --no-wait)
     UNREACHABLE = "unreachable"  # the API never answered: wrong --base-url or the service is down
+    CALLBACK = "callback"  # the caller's on_event raised: stopped cleanly, then raised to the caller
 
 
 @dataclass(slots=True)

@@ -102,3 +102,24 @@ def test_the_demo_manifest_runs_through_the_api(tmp_path):
     shutil.copytree(ROOT / "manifests", tmp_path / "m", ignore=shutil.ignore_patterns("*.ledger.*"))
     result = batchavatars.run(tmp_path / "m" / "example.yaml", sandbox=True, rate=0)
     assert result.exit_code == 0 and len(result.records) == 20
+
+
+class Boom(Exception):
+    pass
+
+
+def test_an_exception_in_the_callers_callback_stops_the_run_cleanly_and_is_theirs_to_see(manifest, monkeypatch):
+    def on_event(event, **fields):
+        if event == "item_created":
+            raise Boom(f"the dashboard is down ({fields['key']})")
+
+    cfg = SandboxConfig(training_seconds=0.1, rate_limit=None)
+    with serve(cfg) as sb:
+        monkeypatch.setenv("HEYGEN_API_KEY", "test-key")
+        with pytest.raises(Boom, match="the dashboard is down"):  # their own exception, not an ExceptionGroup
+            batchavatars.run(manifest, base_url=sb.url, rate=0, concurrency=1, on_event=on_event)
+        left = {r.key: r.status for r in batchavatars.status(manifest).records}
+        assert "creating" not in left.values()  # every request in flight finished and was recorded
+        again = batchavatars.run(manifest, base_url=sb.url, rate=0)
+        stats = sb.stats()
+    assert again.exit_code == 0 and stats["duplicates"] == 0 and stats["created"]["looks"] == 3

@@ -391,7 +391,7 @@ def test_check_exit_codes_for_a_refused_key_an_unreachable_api_and_a_bad_manifes
         refused = run_cli(["check", manifest, "--base-url", sb.url], {"HEYGEN_API_KEY": "wrong-key"})
     assert refused.returncode == 3 and "refused" in refused.stderr and "HEYGEN_API_KEY" in refused.stderr
     gone = run_cli(["check", manifest, "--base-url", "http://127.0.0.1:9"], {"HEYGEN_API_KEY": "k"})
-    assert gone.returncode == 2 and "cannot reach" in gone.stderr
+    assert gone.returncode == 6 and "cannot reach" in gone.stderr
     bad = run_cli(["check", write(tmp_path, "version: 1\navatars: 3\n", "bad.yaml")], {"HEYGEN_API_KEY": "k"})
     assert bad.returncode == 2 and "bad.yaml" in bad.stderr
     for proc in (refused, gone, bad):
@@ -407,3 +407,33 @@ def test_plan_prints_counts_then_one_plain_line_per_item_off_a_terminal(tmp_path
     lines = proc.stdout.splitlines()
     assert lines[0].endswith(": 2 create")
     assert lines[1].startswith("create  ava (avatar): ") and lines[2].startswith("create  ava-office (look of ava): ")
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_account_is_checked_ends_with_130_and_a_summary(tmp_path):
+    import signal
+    import time
+
+    manifest = write(tmp_path, GOOD)
+    with serve(fast_sandbox(latency=5.0)) as sb:  # GET /v3/users/me takes 5 s to answer
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "batchavatars", "run", manifest, "--base-url", sb.url, "--no-report"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HEYGEN_API_KEY": "k"},
+        )
+        time.sleep(2.0)  # well inside the account check
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        creations = sb.stats()["requests"].get("POST /v3/avatars", 0)
+    assert proc.returncode == 130, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["event"] == "run_summary" and summary["exit_code"] == 130 and summary["stopped"] == "interrupted"
+    assert creations == 0 and "Traceback" not in err
+
+
+def test_sandbox_and_a_base_url_together_are_a_usage_error(tmp_path):
+    proc = run_cli(["run", write(tmp_path, GOOD), "--sandbox", "--base-url", "http://127.0.0.1:9"], {})
+    assert proc.returncode == 2 and "--sandbox" in proc.stderr and "--base-url" in proc.stderr
+    assert not (tmp_path / "m.sandbox.ledger.db").exists() and not (tmp_path / "m.ledger.db").exists()

@@ -5,6 +5,7 @@ the HTML report."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -148,6 +149,8 @@ def run(manifest: str, **opts: Any) -> None:
     """
     shown = Shown(**{name: opts.pop(name) for name in _SHOWN})
     json_lines(shown.as_json)  # from here on, this run's last words are JSON lines too
+    # SIGTERM (a stopped pod, `timeout`) is Ctrl-C here, before and after the run as during it: 130, never 143
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with user_errors():
         check_output("--json-summary", shown.json_summary)
         if not shown.no_report:
@@ -193,11 +196,12 @@ def _run(manifest: str, shown: Shown, settings: dict[str, Any]) -> ExitCode:
     # The API (httpx, anyio) loads only when a command runs: `batchavatars --help` stays quick.
     import anyio
 
-    from ..api import arun, resolve_base_url, resolve_key
+    from ..api import api_url, arun, resolve_key
     from ..presentation.logs import configure, log_reporter
 
-    if not settings["sandbox"]:
-        settings["base_url"] = resolve_base_url(settings["base_url"])  # a typo is found before the manifest is read
+    settings["base_url"] = api_url(
+        settings["sandbox"], settings["base_url"]
+    )  # a typo is found before the manifest is read
     loaded = load(manifest)
     key = resolve_key(sandbox=settings["sandbox"])
     logger = configure(fmt="json" if shown.as_json else "console", verbosity=shown.verbosity, secrets=[key])

@@ -9,7 +9,6 @@ blocks the descendants not yet sent, a look in training holds a place under the 
 from __future__ import annotations
 
 import random
-import signal
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -146,14 +145,12 @@ class Scheduler:
 
     # -- the run -------------------------------------------------------------------------------
 
-    async def run(self, *, handle_signals: bool = False) -> RunResult:
+    async def run(self) -> RunResult:
         started = anyio.current_time()
         self._prepare()
         self.report("run_started", items=len(self.nodes), plan=self.plan.counts())
         self.check_done()
         async with anyio.create_task_group() as tg:
-            if handle_signals:
-                tg.start_soon(self._signals)
             for _ in range(max(1, self.settings.concurrency)):
                 tg.start_soon(self._worker)
             for node in list(self.watch.values()):
@@ -165,17 +162,11 @@ class Scheduler:
                 tg.cancel_scope.cancel()
             else:
                 self.notify()
-                # workers finish what is in flight; the poller and signal task are not needed
+                # workers finish what is in flight; the poller is not needed
                 while self._running:
                     await self.wait_change()
                 tg.cancel_scope.cancel()
         return self._result(anyio.current_time() - started)
-
-    async def _signals(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                self.stop(StopReason.INTERRUPTED, f"received {signal.Signals(signum).name}")
-                return
 
     def stop(self, reason: StopReason, message: str) -> None:
         """Stop starting new work. CREDIT and QUOTA drain: what is training is still watched to its end;
@@ -183,7 +174,7 @@ class Scheduler:
         if self._stopping is None:
             self._stopping = reason
             self._stop_message = message
-            self.report("run_stopping", reason=reason.value, message=message)
+            self.report("run_stopping", reason=reason.value, message=message, in_flight=self._running)
         self.gate.open_for_stop()
         if reason not in (StopReason.CREDIT, StopReason.QUOTA):
             self.finished.set()
@@ -384,7 +375,7 @@ def exit_code_for(stopped: StopReason | None, records: list[Record]) -> ExitCode
     if stopped is StopReason.AUTH:
         return ExitCode.AUTH
     if stopped is StopReason.UNREACHABLE:
-        return ExitCode.ITEMS_FAILED
+        return ExitCode.UNREACHABLE
     if any(rec.status in (Status.FAILED, Status.BLOCKED, Status.UNANSWERED) for rec in records):
         return ExitCode.ITEMS_FAILED
     if any(rec.status not in TERMINAL for rec in records):

@@ -2,7 +2,8 @@
 # Nightly onboarding run for cron or a Kubernetes CronJob. Every line it writes, and every line the
 # run writes, is one JSON object (append both streams to a .jsonl file). It relies on batchavatars'
 # exit codes: 0 all done; 4 work left waiting (training or consent) — the next night continues, so
-# not an alert; 1 items failed; 2 manifest/usage/ledger error; 3 key rejected; 130 interrupted.
+# not an alert; 1 items failed; 2 manifest/usage/ledger error; 3 key rejected; 6 the API could not be
+# reached (HeyGen down, or a wrong base URL); 130 interrupted.
 #
 # SIGTERM/SIGINT (a stopped pod, `timeout`, Ctrl-C) are passed on to the run, which lets requests in
 # flight finish, records them and exits 130; this script waits for it, so no run is left behind
@@ -45,6 +46,7 @@ case $code in
   1)   say error 1 "batchavatars: some items failed, see the summary" ;;
   2)   say error 2 "batchavatars: manifest, usage or ledger error" ;;
   3)   say error 3 "batchavatars: API key rejected or not permitted" ;;
+  6)   say error 6 "batchavatars: the API could not be reached; nothing was sent" ;;
   130) say warning 130 "batchavatars: interrupted; the ledger is consistent, the next run resumes" ;;
   *)   say error "$code" "batchavatars: ended with exit code $code" ;;
 esac
