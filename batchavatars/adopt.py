@@ -139,7 +139,7 @@ async def adopt_existing(
             record = new_record(spec)
             ledger.put(record)
         status = _STATUS.get(str(look.get("status")), Status.TRAINING)
-        book.adopt(record, look, status, spec.spec_hash, origin)
+        book.adopt(record, look, status, spec, origin)
         adopted.append(spec.key)
         report("adopted", key=spec.key, look_id=record.look_id, group_id=record.group_id, status=record.status)
     return adopted, ambiguous

@@ -24,7 +24,7 @@ from pathlib import Path
 from .errors import LedgerError
 from .records import RECORD_FIELDS, Record, from_column, to_column
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS items (
     error_param TEXT,
     error_doc_url TEXT,
     spec_hash TEXT NOT NULL,
+    spec_fields TEXT,           -- JSON: a digest per field of the request (what changed, by name)
     idempotency_key TEXT,       -- recorded before the POST is sent
     sent_at TEXT,               -- when that key was first sent
     generation INTEGER NOT NULL DEFAULT 0,
@@ -85,6 +86,7 @@ _ADDED_COLUMNS = (
     "default_voice_id",
     "preferred_orientation",
     "origin",
+    "spec_fields",
 )
 
 

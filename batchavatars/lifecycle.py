@@ -79,6 +79,7 @@ def new_record(spec: ItemSpec) -> Record:
         parent=spec.parent,
         status=Status.PENDING,
         spec_hash=spec.spec_hash,
+        spec_fields=spec.spec_fields,
     )
 
 
@@ -124,7 +125,7 @@ class ItemBook:
             **look_details(look),
         )
 
-    def adopt(self, record: Record, look: dict[str, Any], status: Status, spec_hash: str, origin: str | None) -> Record:
+    def adopt(self, record: Record, look: dict[str, Any], status: Status, spec: ItemSpec, origin: str | None) -> Record:
         """Found on the account (--adopt, or a key of ours past the replay window): the look's ids and
         state. `origin` "adopted": not made by this ledger, never deleted by it without --include-adopted."""
         return self._move(
@@ -134,7 +135,8 @@ class ItemBook:
             look_id=look.get("id"),
             group_id=look.get("group_id"),
             preview_image_url=look.get("preview_image_url"),
-            spec_hash=spec_hash,
+            spec_hash=spec.spec_hash,
+            spec_fields=spec.spec_fields,
             origin=origin,
             **_NO_ERROR,
         )
@@ -199,9 +201,11 @@ class ItemBook:
             **_NO_ERROR,
         )
 
-    def renamed(self, record: Record, name: str, spec_hash: str) -> Record:
+    def renamed(self, record: Record, spec: ItemSpec) -> Record:
         """Renamed in place on HeyGen: same look, same status, the manifest's name and spec now."""
-        return self.ledger.update(record, name=name, spec_hash=spec_hash, **_NO_ERROR)
+        return self.ledger.update(
+            record, name=spec.name, spec_hash=spec.spec_hash, spec_fields=spec.spec_fields, **_NO_ERROR
+        )
 
     def block(self, record: Record, why: str) -> Record:
         return self._move(

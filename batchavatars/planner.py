@@ -16,7 +16,7 @@ from .records import SENT, ErrorSource, Record, Status
 from .selection import check_patterns, matches, select
 from .spec import ItemSpec
 
-Action = Literal["create", "retry", "poll", "skip", "rename", "changed", "replace"]
+Action = Literal["create", "retry", "poll", "skip", "rename", "changed", "replace", "blocked"]
 # What a dependent needs of its parent: a `group:` child only the group id, a look the parent's
 # look id AND its training completed (the API rejects a look made from an unfinished parent).
 Need = Literal["group", "look"]
@@ -98,14 +98,11 @@ def _renameable(spec: ItemSpec, record: Record) -> bool:
 def action_for(spec: ItemSpec, record: Record | None, recreate: bool, retry_failed: bool = False) -> tuple[Action, str]:
     if record is None or record.status == Status.PENDING:
         return "create", "not made yet"
-    changed = record.spec_hash != spec.spec_hash
-    made = record.look_id is not None or record.status in SENT
-    if changed and made:
-        if recreate:
-            return "replace", "changed; --replace asked for a new one"
-        if _renameable(spec, record):
-            return "rename", f"name changed from {record.name!r}: renamed in place (no credit, same id)"
-        return "changed", f"changed since it was made ({record.status}); left alone without --replace"
+    changed = changed_fields(spec, record) if record.spec_hash != spec.spec_hash else None
+    if record.status == Status.FAILED:
+        return _after_failure(record, changed=changed, retry_failed=retry_failed or recreate)
+    if changed is not None and (record.look_id is not None or record.status in SENT):
+        return _changed(spec, record, changed, recreate)
     if record.status == Status.SUCCEEDED:
         if recreate:
             return "replace", "--replace asked for a new one"
@@ -114,18 +111,53 @@ def action_for(spec: ItemSpec, record: Record | None, recreate: bool, retry_fail
         return "poll", f"{record.status.replace('_', ' ')} on HeyGen's side"
     if record.status in SENT:
         return "retry", "sent without a definitive answer; the same request again (same Idempotency-Key)"
-    if record.status == Status.FAILED:
-        return _after_failure(record, changed=changed, retry_failed=retry_failed or recreate)
     return "create", f"was {record.status}"
 
 
-def _after_failure(record: Record, *, changed: bool, retry_failed: bool) -> tuple[Action, str]:
+def _changed(spec: ItemSpec, record: Record, changed: list[str], recreate: bool) -> tuple[Action, str]:
+    """An item made (or sent) before, whose request is not the manifest's any more."""
+    what = f": {', '.join(changed)}" if changed else ""
+    if recreate:
+        return "replace", f"changed{what}; --replace asked for a new one"
+    if _renameable(spec, record):
+        return "rename", f"name changed from {record.name!r}: renamed in place (no credit, same id)"
+    return "changed", f"changed since it was made ({record.status}){what}; left alone without --replace"
+
+
+# What a field of the request is called where a person reads which of them changed.
+_FIELD_NAMES = {
+    "kind": "kind",
+    "prompt": "prompt",
+    "file": "file",
+    "reference_images": "reference images",
+    "avatar_group_id": "avatar_group_id",
+    "avatar_id": "avatar_id",
+}
+
+
+def changed_fields(spec: ItemSpec, record: Record) -> list[str]:
+    """The fields of the request that differ from what the record was made from: `name`, `type`,
+    `parent`, `prompt`, `file` (another file) or `file content` (the same file, new bytes), ...
+    Empty where the ledger cannot tell (a record written before it kept a digest per field)."""
+    names = [n for n in ("name", "type", "parent") if getattr(record, n) != getattr(spec, n)]
+    old, new = record.spec_fields or {}, spec.spec_fields
+    for name, label in _FIELD_NAMES.items():
+        if name in old and old[name] != new[name]:
+            content = name == "file" and old[name].startswith("path:") and new[name].startswith("path:")
+            names.append("file content" if content else label)
+    return names
+
+
+def _after_failure(record: Record, *, changed: list[str] | None, retry_failed: bool) -> tuple[Action, str]:
     """A definitive failure costs a credit each time it is tried: tried again only when the item
-    changed or the user asks. Failures that never reached HeyGen, and refusals of the account
-    (once it is put right, trying again is right), are simply retried."""
+    changed (the user fixed it) or the user asks. Failures that never reached HeyGen, and refusals
+    of the account (once it is put right, trying again is right), are simply retried."""
     code = record.error_code or "error"
-    if record.error_source != ErrorSource.HEYGEN or changed:
-        return "retry", f"failed before ({code})" + ("; changed since" if changed else "")
+    if changed is not None:
+        what = f": {', '.join(changed)}" if changed else ""
+        return "retry", f"failed before ({code}); changed since{what}"
+    if record.error_source != ErrorSource.HEYGEN:
+        return "retry", f"failed before ({code})"
     if retry_failed:
         return "retry", f"failed before ({code}); --retry-failed asked for one more try"
     return "skip", f"failed definitively ({code}); not sent again unless changed or --retry-failed"
@@ -153,6 +185,7 @@ def build_plan(
         if spec.parent is not None and spec.parent in children:
             children[spec.parent].append(spec.key)
     _replace_descendants(steps, children, records)
+    _block_under_failures(steps, children, records)
     height, weight = _weights(list(steps), children)
     in_manifest = {s.key for s in items}
     prune = [r for key, r in records.items() if key not in in_manifest]
@@ -170,6 +203,32 @@ def _replace_descendants(steps: dict[str, Step], children: dict[str, list[str]],
         if made and step.action != "replace":
             steps[child] = dataclasses.replace(step, action="replace", reason=f"replace: parent {parent} replaced")
             stack.extend((child, c) for c in children[child])
+
+
+def _block_under_failures(
+    steps: dict[str, Step], children: dict[str, list[str]], records: Mapping[str, Record]
+) -> None:
+    """What is made from an item that failed and is not sent again cannot be made either: `blocked`,
+    naming the failure, instead of `create`. When the failed item is fixed (or retried), its
+    descendants follow it."""
+    stack = [
+        (key, key, child)
+        for key, step in steps.items()
+        if step.action == "skip" and step.status == Status.FAILED
+        for child in children[key]
+    ]
+    while stack:
+        root, parent, key = stack.pop()
+        step, made_from = steps[key], records.get(parent)
+        if step.action != "create":
+            continue  # made already (or on its way): nothing to block
+        if step.need == "group" and made_from is not None and made_from.group_id:
+            continue  # a `group:` child needs only the group, which exists
+        code = (records[root].error_code if root in records else None) or "error"
+        via = "" if parent == root else f"its parent {parent} is blocked: "
+        reason = f"{via}{root} failed ({code}) and is not sent again; fix {root} in the manifest (or --retry-failed)"
+        steps[key] = dataclasses.replace(step, action="blocked", reason=reason)
+        stack.extend((root, key, child) for child in children[key])
 
 
 def _weights(keys: list[str], children: dict[str, list[str]]) -> tuple[dict[str, int], dict[str, int]]:

@@ -70,6 +70,7 @@ class Record:
     parent: str | None
     status: str
     spec_hash: str
+    spec_fields: dict[str, str] | None = None  # a digest per field of the request (ItemSpec.spec_fields)
     look_id: str | None = None
     group_id: str | None = None
     attempts: int = 0
@@ -96,20 +97,22 @@ class Record:
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(Record))
-LIST_FIELDS = frozenset({"supported_api_engines"})  # stored as JSON text
+JSON_FIELDS = frozenset({"supported_api_engines", "spec_fields"})  # stored as JSON text
 
 
 def to_column(name: str, value: object) -> object:
-    if name in LIST_FIELDS and value is not None:
-        return json.dumps(value)
+    if name in JSON_FIELDS and value is not None:
+        return json.dumps(value, sort_keys=True)
     return value
 
 
 def from_column(name: str, value: object) -> object:
-    if name in LIST_FIELDS and isinstance(value, str):
-        loaded = json.loads(value)
-        return [str(v) for v in loaded] if isinstance(loaded, list) else None
-    return value
+    if name not in JSON_FIELDS or not isinstance(value, str):
+        return value
+    loaded = json.loads(value)
+    if name == "spec_fields":
+        return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else None
+    return [str(v) for v in loaded] if isinstance(loaded, list) else None
 
 
 def look_details(look: dict[str, Any]) -> dict[str, Any]:

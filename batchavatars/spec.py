@@ -69,7 +69,23 @@ class ItemSpec:
     @property
     def spec_hash(self) -> str:
         """Stable digest of what would be sent; a change means the item 'changed'."""
-        body = {
+        raw = json.dumps(self._hashed(), sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(raw).hexdigest()[:32]
+
+    @property
+    def spec_fields(self) -> dict[str, str]:
+        """A short digest of each field a request is made of, so a later spec can say which of them
+        changed (`prompt`, `file content`, ...) without the ledger keeping the texts themselves.
+        A file's digest is prefixed with its kind: `path:` digests name the file's content."""
+        fields: dict[str, str] = {}
+        for name, value in self._hashed().items():
+            digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+            kind = self.file.kind if name == "file" and self.file is not None else None
+            fields[name] = f"{kind}:{digest}" if kind else digest
+        return fields
+
+    def _hashed(self) -> dict[str, object]:
+        return {
             "key": self.key,
             "kind": self.kind,
             "type": self.type,
@@ -81,5 +97,3 @@ class ItemSpec:
             "prompt": self.prompt,
             "reference_images": [r.hashed for r in self.reference_images],
         }
-        raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(raw).hexdigest()[:32]

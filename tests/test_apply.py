@@ -141,3 +141,29 @@ def test_selections_that_name_nothing_are_refused_and_exclusion_takes_descendant
     plan = json.loads(run_cli(["plan", manifest, "--json", "--exclude", "a1"], ENV).stdout)
     assert {row["key"] for row in plan["items"]} == {"a2", "b1", "a2-office"}
     assert "a1-office excluded too: made from a1" in plan["notes"]
+
+
+async def test_an_avatar_that_failed_then_was_fixed_is_sent_again_by_a_plain_run_with_its_looks(tmp_path):
+    manifest = tmp_path / "team.yaml"
+    text = (
+        "version: 1\navatars:\n"
+        '  - {key: ava, type: photo, name: "@NAME", file: "@FILE"}\n'
+        "looks:\n"
+        "  - {key: ava-office, avatar: ava, name: Ava office, prompt: In an office}\n"
+        "  - {key: ava-night, avatar: ava-office, name: Ava night, prompt: At night}\n"
+    )
+    manifest.write_text(text.replace("@NAME", "Ava [fail]").replace("@FILE", "https://cdn.example.com/blurry.jpg"))
+    with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
+        first = await batchavatars.arun(manifest, base_url=sb.url, **FAST)
+        assert first.exit_code == 1 and first.counts == {"failed": 1, "blocked": 2}
+        manifest.write_text(text.replace("@NAME", "Ava").replace("@FILE", "https://cdn.example.com/sharp.jpg"))
+        steps = batchavatars.plan(manifest).steps
+        assert (steps["ava"].action, steps["ava"].reason) == (
+            "retry",
+            "failed before (training_failed); changed since: name, file",
+        )
+        assert steps["ava-office"].action == steps["ava-night"].action == "create"
+        second = await batchavatars.arun(manifest, base_url=sb.url, **FAST)
+        stats = sb.stats()
+    assert second.exit_code == 0 and second.counts == {"succeeded": 3}
+    assert stats["created"]["looks"] == 4  # the failed one, then the fixed one and its two looks

@@ -1,9 +1,12 @@
 """The plan is pure: these tests need no server and no disk."""
 
+import dataclasses
+
 import pytest
 
 from batchavatars.planner import build_plan, prune_reason
 from batchavatars.records import Record
+from batchavatars.spec import FileRef, ItemSpec
 
 from .specs import avatar, look
 
@@ -149,3 +152,61 @@ def test_a_record_no_longer_in_the_manifest_is_a_prune_that_says_what_prune_woul
     assert plan.counts()["prune"] == 2
     assert prune_reason(made) == "no longer in the manifest; prune --yes deletes look look_9 and forgets the record"
     assert "adopted from the account: prune keeps it unless --include-adopted" in prune_reason(adopted)
+
+
+def test_a_failed_item_that_was_fixed_is_sent_again_and_what_was_made_from_it_follows():
+    """A photo HeyGen could not train from, replaced in the manifest: retried (it is not `changed`
+    and left alone), naming what changed; its looks, blocked so far, are made after it."""
+    old = avatar("ava", url="https://cdn.example.com/blurry.jpg")
+    failed = record(old, "failed", look_id="look_1", error_code="training_failed", error_source="heygen")
+    failed.spec_fields = old.spec_fields
+    blocked = record(ITEMS[3], "blocked", error_code="parent_failed")
+    plan = build_plan(ITEMS, {"ava": failed, "ava-office": blocked})
+    assert (plan.steps["ava"].action, plan.steps["ava"].reason) == (
+        "retry",
+        "failed before (training_failed); changed since: file",
+    )
+    assert plan.steps["ava-office"].action == "create" and plan.steps["ava-office-night"].action == "create"
+
+
+def test_what_is_made_from_a_failure_not_sent_again_is_blocked_in_the_plan_too():
+    failed = record(ITEMS[0], "failed", error_code="invalid_parameter", error_source="heygen")
+    plan = build_plan(ITEMS, {"ava": failed, "ava-office": record(ITEMS[3], "blocked")})
+    assert plan.steps["ava"].action == "skip"
+    assert (
+        plan.steps["ava-office"].action == "blocked"
+        and "ava failed (invalid_parameter)" in plan.steps["ava-office"].reason
+    )
+    assert plan.steps["ava-office-night"].action == "blocked"  # below it too, though it has no record yet
+    assert "its parent ava-office is blocked" in plan.steps["ava-office-night"].reason
+    assert plan.counts() == {"skip": 1, "blocked": 2, "create": 3}  # blocked ones are no creation to pay for
+
+
+@pytest.mark.parametrize(
+    "change,named",
+    [
+        (dict(prompt="Now in a garden"), "prompt"),
+        (dict(name="Ava, garden"), "name"),
+        (dict(parent="sam"), "parent"),
+    ],
+)
+def test_a_change_names_the_fields_that_changed(change, named):
+    spec = ITEMS[3]  # ava-office, a look of ava
+    made = record(spec, "succeeded", look_id="look_2")
+    made.spec_fields = spec.spec_fields
+    plan = build_plan([*ITEMS[:3], dataclasses.replace(spec, **change), *ITEMS[4:]], {"ava-office": made})
+    assert plan.steps["ava-office"].action == "changed"
+    assert f"(succeeded): {named}; left alone without --replace" in plan.steps["ava-office"].reason
+
+
+def test_new_bytes_at_the_same_path_are_named_file_content():
+    old, new = photo_at("/m/pic.jpg", "a" * 64), photo_at("/m/pic.jpg", "b" * 64)
+    made = record(old, "succeeded", look_id="look_3")
+    made.spec_fields = old.spec_fields
+    reason = build_plan([new], {"pic": made}).steps["pic"].reason
+    assert "changed since it was made (succeeded): file content;" in reason
+
+
+def photo_at(path: str, sha: str) -> ItemSpec:
+    """A photo avatar from a local file whose content hashes to `sha`."""
+    return dataclasses.replace(avatar("pic", path=path), file=FileRef("path", path, sha256=sha))

@@ -86,7 +86,7 @@ class Creator:
             node.move(Phase.DONE)
             return
         old = rec.name
-        run.book.renamed(rec, spec.name, spec.spec_hash)
+        run.book.renamed(rec, spec)
         node.move(Phase.DONE)
         run.report("item_renamed", key=spec.key, look_id=rec.look_id, old_name=old, name=spec.name)
 

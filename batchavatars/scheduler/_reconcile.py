@@ -28,6 +28,7 @@ def reset_changes(step: Step, record: Record) -> dict[str, Any] | None:
         name=spec.name,
         parent=spec.parent,
         spec_hash=spec.spec_hash,
+        spec_fields=spec.spec_fields,
         error_code=None,
         error_message=None,
         error_source=None,
