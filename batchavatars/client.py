@@ -31,14 +31,14 @@ from .events import ResponseHook
 
 DEFAULT_BASE_URL = "https://api.heygen.com"
 
-# Per-operation timeouts, after HeyGen's own figures (shared notes, "Server latency").
+# Per-operation timeouts, after HeyGen's own figures (API notes, "Server latency").
 CONNECT_TIMEOUT = 10.0  # a loopback or regional connect that takes longer is not coming
 READ_TIMEOUT = 30.0  # reads answer under 2 s at p99; the official CLI also waits 30 s
 WRITE_TIMEOUT = 120.0  # creations take up to ~30 s at p99; the official CLI waits 120 s
 UPLOAD_TIMEOUT = 600.0  # hundreds of MB of training footage; the official CLI gives uploads 10 min
 
 # POST /v3/assets takes "at most 32 MB", not defined as MiB: multipart only below 32,000,000 bytes,
-# larger files through the direct-upload flow (shared notes, "Direct uploads").
+# larger files through the direct-upload flow (API notes, "Direct uploads").
 MULTIPART_LIMIT = 32_000_000
 ASSET_IDS_MAX = 100  # GET /v3/assets/statuses takes up to this many ids a call
 CHUNK = 1024 * 1024  # streamed uploads and hashing read files in blocks of this size
@@ -412,7 +412,7 @@ class HeyGenClient:
 
 def _http_error(response: httpx.Response, *, complete: bool = False) -> HttpError:
     """The error an answer maps to. `complete`: a /complete call, whose 409 means the uploaded
-    object is not visible yet (shared notes): retried, never a failure of the item."""
+    object is not visible yet (API notes): retried, never a failure of the item."""
     envelope: dict[str, Any] = {}
     try:
         err = response.json().get("error")

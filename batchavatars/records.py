@@ -84,7 +84,7 @@ class Record:
     generation: int = 0
     consent_url: str | None = None
     preview_image_url: str | None = None
-    # What the video step needs of a look (shared notes): kept so `export` needs no API call.
+    # What the video step needs of a look (API notes): kept so `export` needs no API call.
     supported_api_engines: list[str] | None = field(default=None)
     default_voice_id: str | None = None
     preferred_orientation: str | None = None

@@ -1,7 +1,7 @@
 """Local files become asset ids: hashed once, uploaded once per content (the ledger remembers
 asset ids by SHA-256, across items and across runs), streamed, never read whole into memory.
 
-At HeyGen's limits (shared notes, "Direct uploads"): multipart below 32,000,000 bytes, else a
+At HeyGen's limits (API notes, "Direct uploads"): multipart below 32,000,000 bytes, else a
 direct-upload ticket whose `max_bytes` is checked before a byte is sent, the PUT signed as HeyGen's
 own uploader signs it (`upload_headers` verbatim, the ticket's `content_type` where they name
 none); `/complete` may answer 409 for a while after the PUT (retried); an upload URL that was

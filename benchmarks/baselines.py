@@ -15,7 +15,7 @@ Both are asyncio + httpx and share everything but the pacing:
 `gather` sends as fast as the semaphore allows; `bucket` also passes every request through a
 fixed-rate token bucket set to the account's documented limit.
 
-The bodies follow the shared API notes: an avatar is `type: photo` with its file URL (or
+The bodies follow the API notes (docs/heygen-v3-api-notes.md): an avatar is `type: photo` with its file URL (or
 `type: prompt`); a look is `type: prompt` with `avatar_id` = the parent's look id and
 `avatar_group_id` = its group. Nothing from batchavatars is used but the ItemSpec fields.
 """

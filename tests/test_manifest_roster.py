@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from batchavatars.cli import main
 from batchavatars.manifest import load_manifest
 
 from .test_manifest import assert_problem, problems_of, roster
@@ -80,3 +82,38 @@ def test_a_missing_column_is_named_once_at_the_header(tmp_path: Path) -> None:
 def test_an_empty_cell_of_a_present_column_is_still_named_per_row(tmp_path: Path) -> None:
     err = problems_of(roster(tmp_path, f"key,type,name,file\nann,photo,Ann,{URL}\nbo,photo,Bo,\n"))
     assert_problem(err, "empty `file` cell", 3, 4, "people.csv")
+
+
+@pytest.mark.parametrize(
+    "url,name",
+    [
+        ("https://example.com/r.csv", "r.csv"),
+        ("HTTP://example.com/exports/team%20list.CSV?dl=1", "team list.CSV"),
+        ("https://docs.google.com/spreadsheets/d/x/export?format=csv", "roster.csv"),
+    ],
+)
+def test_a_roster_given_as_a_url_is_refused_as_such_not_as_a_missing_file(tmp_path: Path, url: str, name: str) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(f"version: 1\navatars_from: {url}\n")
+    err = problems_of(manifest)
+    assert len(err.problems) == 1, err.problems
+    assert_problem(
+        err,
+        f"`avatars_from` is a URL ({url}): rosters are local files, nothing is downloaded. "
+        f"Fix: download the CSV beside the manifest and name it: `avatars_from: {name}`",
+        2,
+        15,
+        "m.yaml",
+    )
+    assert "not found" not in str(err)
+
+
+def test_the_command_line_refuses_a_roster_url_with_exit_2_and_one_line(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("version: 1\navatars_from: https://example.com/r.csv\n")
+    result = CliRunner().invoke(main, ["validate", str(manifest)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {manifest}:2:15: `avatars_from` is a URL (https://example.com/r.csv): rosters are local files, "
+        "nothing is downloaded. Fix: download the CSV beside the manifest and name it: `avatars_from: r.csv`"
+    ]

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from batchavatars.commands.common import run_logs_json
 from batchavatars.ledger import Ledger
 from batchavatars.records import Record
 from batchavatars.sandbox import SandboxConfig, serve
 
 from .test_cli import GOOD, run_cli, write
+from .test_terminal import plain_lines, run_on_a_terminal
 
 TWIN = """\
 version: 1
@@ -356,6 +358,78 @@ def test_under_q_the_consent_link_comes_while_the_run_still_waits(tmp_path, log_
     link_line = next(i for i, ln in enumerate(lines) if "consent_requested" in ln and "http" in ln)
     summary_line = next(i for i, ln in enumerate(lines) if "run_summary" in ln or "Run of" in ln)
     assert link_line < summary_line
+
+
+# -- usage errors ----------------------------------------------------------------------------------
+
+USAGE_ERRORS = [
+    (["--rate", "-1"], "Invalid value for '--rate': -1.0 is not in the range x>=0."),
+    (["--nosuch"], "No such option '--nosuch'."),
+    ([], "Missing argument 'MANIFEST'."),
+    (["--rate"], "Option '--rate' requires an argument."),  # click's parser gives this one no context
+]
+
+
+def one_json_error(stderr: str) -> dict:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    line = json.loads(lines[0])
+    assert line["event"] == "error" and line["level"] == "error" and line["exit_code"] == 2 and line["timestamp"]
+    assert line["usage"] == "batchavatars run [OPTIONS] MANIFEST (see batchavatars run --help)"
+    return line
+
+
+@pytest.mark.parametrize("log_format", [[], ["--log-format", "json"], ["--log-format=json"]])
+@pytest.mark.parametrize("args,says", USAGE_ERRORS, ids=["bad value", "no such option", "no manifest", "no value"])
+def test_off_a_terminal_a_usage_error_of_run_is_one_json_error_line(tmp_path, args, says, log_format):
+    manifest = [] if not args else [write(tmp_path, GOOD)]
+    proc = run_cli(["run", *manifest, *log_format, *args], {})  # stderr a pipe
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert one_json_error(proc.stderr)["message"] == f"error: {says}"
+
+
+def test_a_usage_error_stays_click_text_under_console_logs_and_for_other_commands(tmp_path):
+    manifest = write(tmp_path, GOOD)
+    console = run_cli(["run", manifest, "--log-format", "console", "--rate", "-1"], {})
+    assert console.returncode == 2
+    assert console.stderr.startswith("Usage: batchavatars run [OPTIONS] MANIFEST\n")
+    assert "Error: Invalid value for '--rate': -1.0 is not in the range x>=0." in console.stderr
+    for args in (["plan", "--nosuch"], ["status", manifest, "--nosuch"], ["runn"]):
+        proc = run_cli(args, {})
+        assert proc.returncode == 2 and "Error: No such" in proc.stderr and not proc.stderr.startswith("{"), args
+
+
+def test_on_a_terminal_a_usage_error_of_run_is_json_only_under_log_format_json(tmp_path):
+    proc, out = run_on_a_terminal(["--nosuch", "--log-format", "json"], "http://127.0.0.1:9", columns=100)
+    assert proc.returncode == 2
+    assert one_json_error(out.decode().strip())["message"] == "error: No such option '--nosuch'."
+    proc, out = run_on_a_terminal(["--nosuch"], "http://127.0.0.1:9", columns=100)
+    assert proc.returncode == 2
+    shown = plain_lines(out)
+    assert "Usage: batchavatars run [OPTIONS] MANIFEST" in shown and "Error: No such option '--nosuch'." in shown
+
+
+@pytest.mark.parametrize(
+    "args,tty,json_lines",
+    [
+        ([], False, True),
+        ([], True, False),
+        (["--log-format", "console"], False, False),
+        (["--log-format", "json"], True, True),
+        (["--log-format=json"], True, True),
+        (["--log-format", "json", "--log-format", "console"], False, False),  # the last one, as click takes it
+        (["--log-format", "xml"], False, True),  # a bad value is not `console`: auto
+        (["--", "--log-format", "json"], True, False),  # after `--`, an argument
+        (["--log-format"], True, False),
+    ],
+)
+def test_whether_run_logs_json_is_read_from_its_raw_arguments(monkeypatch, args, tty, json_lines):
+    class Stderr:
+        def isatty(self) -> bool:
+            return tty
+
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    assert run_logs_json(args) is json_lines
 
 
 # -- check -----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The client against every documented reading of HeyGen's API (shared notes, "What the first notes
+"""The client against every documented reading of HeyGen's API (API notes, "What the first notes
 left out"), each a sandbox setting: consent on the look, the group or both; list rows without
 `status`; the 404 codes in use; another account's group; uploads at HeyGen's limits; a null
 avatar_item. Over real loopback HTTP, asserting what the server saw."""

@@ -88,3 +88,29 @@ def test_the_options_run_is_said_to_take_are_its_own():
 )
 def test_the_defaults_the_readme_names_are_the_tools(said):
     assert said in " ".join(README.split())
+
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTES = ROOT / "docs" / "heygen-v3-api-notes.md"
+
+
+def test_the_readme_names_no_path_outside_the_repository_and_its_links_resolve():
+    assert "../" not in README  # a reader of the repository cannot open what lies outside it
+    links = [t for t in re.findall(r"\]\(([^)\s]+)\)", README) if not t.startswith("#") and "://" not in t]
+    assert "docs/heygen-v3-api-notes.md" in links
+    for target in links:
+        path = (ROOT / target.split("#")[0]).resolve()
+        assert path.is_relative_to(ROOT) and path.is_file(), target
+
+
+def test_the_api_notes_the_code_cites_are_a_copy_in_the_repository_with_the_sections_cited():
+    text = NOTES.read_text(encoding="utf-8")
+    header = text.splitlines()[:2]
+    assert all(line.startswith("> ") for line in header) and re.search(r"\d{4}-\d\d-\d\d", header[0])
+    assert "HeyGen's v3 avatar API" in header[0] and "official CLI" in header[1]
+    for cited in ("Server latency", "Direct uploads", "What the first notes left out"):
+        assert cited in text
+    gone = ("shared/" + "heygen", "shared " + "notes")  # spelled apart: this file is searched too
+    for source in [*ROOT.glob("batchavatars/**/*.py"), *ROOT.glob("tests/*.py"), *ROOT.glob("benchmarks/*.py")]:
+        body = source.read_text(encoding="utf-8")
+        assert not any(old in body for old in gone), f"{source.relative_to(ROOT)} cites the notes outside the repo"

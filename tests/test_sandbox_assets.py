@@ -1,4 +1,4 @@
-"""Assets as HeyGen plays them (shared/heygen-v3-avatars.md, "Direct uploads"): `GET /v3/assets/{id}`
+"""Assets as HeyGen plays them (docs/heygen-v3-api-notes.md, "Direct uploads"): `GET /v3/assets/{id}`
 is metadata without a status, readiness comes from the paged `GET /v3/assets/statuses`, and
 `/complete` is idempotent by itself. Over real loopback HTTP, on the sandbox's real clock."""
 

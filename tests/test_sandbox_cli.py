@@ -13,6 +13,18 @@ from click.testing import CliRunner
 from batchavatars.cli import main
 
 
+def test_the_help_example_runs_against_the_sandbox_with_a_ledger_of_its_own() -> None:
+    """The example's fake ids must not land in manifests/example.ledger.db, the real run's ledger."""
+    shown = CliRunner().invoke(main, ["sandbox", "--help"]).output
+    example = shown[shown.index("Example:") :].split("Options:")[0].replace("\\\n", " ")
+    runs = [line.split() for line in example.splitlines() if " run " in line]
+    assert runs and all("--base-url" in words for words in runs), example
+    for words in runs:
+        assert "--ledger" in words, example
+        ledger = words[words.index("--ledger") + 1]
+        assert ledger.endswith(".ledger.db") and ledger != "manifests/example.ledger.db"
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [

@@ -1,4 +1,4 @@
-"""Local files against HeyGen's asset shapes as published (shared notes, "Direct uploads"): readiness
+"""Local files against HeyGen's asset shapes as published (API notes, "Direct uploads"): readiness
 only from `/complete`'s answer and `GET /v3/assets/statuses` (never `GET /v3/assets/{id}`, which has
 no status), the PUT signed as HeyGen's uploader signs it, no Idempotency-Key on `/complete`, a failed
 asset failing the items that use it, a lost one uploaded again. Over real loopback HTTP, asserting

@@ -7,10 +7,10 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -32,9 +32,12 @@ def json_lines(on: bool) -> None:
     _json_lines["on"] = on
 
 
-def say(message: str, *, event: str = "error", level: str = "error", **fields: Any) -> None:
-    """One line on stderr: plain text, or one JSON object when the run logs JSON."""
-    if _json_lines["on"]:
+def say(
+    message: str, *, event: str = "error", level: str = "error", as_json: bool | None = None, **fields: Any
+) -> None:
+    """One line on stderr: plain text, or one JSON object when the run logs JSON (`as_json`: decided
+    by the caller, for an error found before `run` could say how it logs)."""
+    if _json_lines["on"] if as_json is None else as_json:
         line = {"event": event, "level": level, "timestamp": datetime.now(UTC).isoformat(), "message": message}
         click.echo(json.dumps({**line, **fields}), err=True)
     else:
@@ -44,6 +47,31 @@ def say(message: str, *, event: str = "error", level: str = "error", **fields: A
 def fail(error: BatchAvatarsError) -> None:
     say(f"error: {error}", exit_code=int(error.exit_code))
     sys.exit(int(error.exit_code))
+
+
+def run_logs_json(args: Sequence[str]) -> bool:
+    """Whether `run` given these raw arguments logs JSON lines, as `Shown.as_json` decides once its
+    options are parsed: the last `--log-format` says, else whether stderr is a terminal. Read from
+    the arguments themselves, for a usage error found before (or instead of) parsing them."""
+    fmt = "auto"
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--log-format" and index + 1 < len(args):
+            fmt = args[index + 1]
+        elif arg.startswith("--log-format="):
+            fmt = arg.partition("=")[2]
+    return fmt == "json" or (fmt != "console" and not sys.stderr.isatty())
+
+
+def usage_error_line(error: click.UsageError, ctx: click.Context) -> NoReturn:
+    """click's usage error (a bad option or argument) of the command of `ctx` as one JSON error line,
+    for a `run` whose output is JSON lines: the message click would give, a short usage hint, and
+    exit 2 as click exits."""
+    path = ctx.command_path
+    usage = " ".join([path, *ctx.command.collect_usage_pieces(ctx)]) + f" (see {path} --help)"
+    say(f"error: {error.format_message()}", as_json=True, exit_code=int(ExitCode.USAGE), usage=usage)
+    sys.exit(int(ExitCode.USAGE))
 
 
 def _quiet_broken_pipe() -> None:

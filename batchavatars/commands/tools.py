@@ -86,12 +86,15 @@ def validate(manifest: str) -> None:
 def sandbox(settings: tuple[str, ...], **options: str) -> None:
     """Serve the HeyGen v3 simulator on loopback for other tools; prints its URL. Ctrl-C stops it.
 
-    Settings can also change while it runs: POST {url}/_sandbox/config with a JSON object.
+    Settings can also change while it runs: POST {url}/_sandbox/config with a JSON object. A run
+    against it keeps a ledger of its own (--ledger), so the sandbox's fake ids never reach the
+    ledger a real run of that manifest uses.
 
     \b
     Example:
       batchavatars sandbox --port 8765 --consent-signal group &
-      HEYGEN_API_KEY=test batchavatars run manifests/example.yaml --base-url http://127.0.0.1:8765
+      HEYGEN_API_KEY=test batchavatars run manifests/example.yaml --base-url http://127.0.0.1:8765 \\
+          --ledger /tmp/example.trial.ledger.db
     """
     import time
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import posixpath
 from array import array
+from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -16,7 +18,7 @@ from ._explain import CsvRow, plural, suggest
 from ._wording import translate
 from ._yaml import YMap
 from .entry import Entry, salvage
-from .files import read_source, resolve_path
+from .files import is_url, read_source, resolve_path
 from .model import CSV_COLUMNS, CSV_REQUIRED, avatar_adapter, avatars_adapter
 from .problems import Located, Problems
 
@@ -24,6 +26,14 @@ from .problems import Located, Problems
 def roster_entries(root: YMap, avatars_from: str, problems: Problems, manifest_base: str) -> list[Entry]:
     """The avatars of the roster `avatars_from` (relative to the manifest's folder)."""
     where = problems.at(*root.value_pos("avatars_from"))
+    if is_url(avatars_from):
+        problems.add(
+            f"`avatars_from` is a URL ({avatars_from}): rosters are local files, nothing is downloaded",
+            where,
+            None,
+            _download_fix(avatars_from),
+        )
+        return []
     csv_abs = resolve_path(avatars_from, manifest_base)
     shown = os.path.normpath(os.path.join(os.path.dirname(problems.manifest), os.path.expanduser(avatars_from)))
     problems.roster = shown
@@ -48,6 +58,13 @@ def roster_entries(root: YMap, avatars_from: str, problems: Problems, manifest_b
         problems.extend(*translate(errors, rows_yl, shown, csv=True, limit=problems.room()))
         models = salvage(rows_yl, avatar_adapter, problems, avatar=True)
     return [Entry(model.key, "avatar", model, rows[i], shown, base, rows[i].line, 0) for i, model in models]
+
+
+def _download_fix(url: str) -> str:
+    """Nothing is downloaded: the fix names the file to save the URL's CSV as, beside the manifest."""
+    name = unquote(posixpath.basename(urlsplit(url).path))
+    name = name if name.lower().endswith(".csv") else "roster.csv"
+    return f"download the CSV beside the manifest and name it: `avatars_from: {name}`"
 
 
 def _absent_columns(errors: list[ErrorDetails], row: CsvRow, problems: Problems, shown: str) -> list[ErrorDetails]:

@@ -1,5 +1,5 @@
 """A HeyGen v3 simulator ("the sandbox"): a real HTTP server on loopback for the demo, the
-tests and the benchmarks. It follows shared/heygen-v3-avatars.md and adds what a runner must
+tests and the benchmarks. It follows docs/heygen-v3-api-notes.md and adds what a runner must
 survive: rate limits, concurrency caps, slow consent, training failures and network faults.
 """
 

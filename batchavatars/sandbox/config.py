@@ -5,7 +5,7 @@ Every field can be changed while the sandbox runs (POST /_sandbox/config), excep
 it binds to: `host` and `port`. A bad value raises ValueError (pydantic's ValidationError)
 naming the field; `describe_error` turns that into one line.
 
-Readings where HeyGen's sources disagree (shared/heygen-v3-avatars.md, last section):
+Readings where HeyGen's sources disagree (docs/heygen-v3-api-notes.md, last section):
 
 - `consent_signal`: where a digital twin's consent wait shows.
   "look" (default): the twin's look reads `pending_consent` and does not train until consent is

@@ -1,6 +1,6 @@
 """What HeyGen's answers mean for a watched item, with no I/O.
 
-Read as the shared notes' safer reading: a look's own state comes from the look (a list row or its
+Read as the API notes' safer reading: a look's own state comes from the look (a list row or its
 single GET), never from its group; a missing `status` is unknown, not done; a digital twin is ready
 only when its look is completed AND its group no longer waits for consent (consent may be signalled
 on the look, on the group, or both).
