@@ -157,8 +157,9 @@ def plan(
     exclude: tuple[str, ...] = (),
     recreate: tuple[str, ...] = (),
     retry_failed: bool = False,
+    moves: tuple[tuple[str, str], ...] = (),
 ) -> Plan:
-    """What `run` would do against the ledger, without any API call."""
+    """What `run` would do against the ledger, without any API call (`moves`: as run's)."""
     loaded = _manifest(manifest)
     path = ledger_path(loaded, ledger, sandbox=sandbox)
     records: dict[str, Record] = {}
@@ -166,7 +167,13 @@ def plan(
         with _reading(path, loaded, sandbox=sandbox) as book:
             records = book.records()
     return build_plan(
-        loaded.items, records, recreate=recreate, only=list(only), exclude=list(exclude), retry_failed=retry_failed
+        loaded.items,
+        records,
+        recreate=recreate,
+        only=list(only),
+        exclude=list(exclude),
+        retry_failed=retry_failed,
+        moves=dict(moves),
     )
 
 

@@ -26,6 +26,7 @@ from .exitcodes import ExitCode
 from .ledger import Ledger
 from .lifecycle import ItemBook
 from .manifest import Manifest
+from .moves import moved
 from .planner import build_plan
 from .records import Record, RunResult, Status, StopReason
 from .requester import Abandoned, ItemFailed, Requester
@@ -158,6 +159,9 @@ async def _run_plan(
     connections = max(settings.concurrency * 2, 16)
     async with HeyGenClient(url, api_key, max_connections=connections, on_response=settings.on_response) as client:
         requests = Requester.alone(RetryPolicy(max_attempts=settings.max_attempts), report)
+        if settings.moves:  # made before anything else: the rest of the run sees the items under their new keys
+            before = book.records()
+            ItemBook(book).moved(before, moved(loaded.items, before, dict(settings.moves)))
         with stop.scope() as preparing:
             held = await prepare_ledger(loaded, book, client, requests, settings)
         if preparing.cancelled_caught:
@@ -174,14 +178,14 @@ async def _run_plan(
             report("note", note=note)
         scheduler = Scheduler(the_plan, book, client, settings, held=held)
         left = the_plan.left_alone()
+        options = the_plan.left_alone_options(left)
         if left:
-            hint = " ".join(f"--replace {key}" for key in left[:10])
-            report("changed_left_alone", keys=left, hint=f"to make them again: {hint}")
+            report("changed_left_alone", keys=left, hint=f"to apply them: {' '.join(options[:10])}")
         guard.stop = partial(scheduler.stop, StopReason.CALLBACK)
         view = settings.display(scheduler.snapshot) if settings.display else contextlib.nullcontext()
         with view, stop.running(scheduler):
             result = await scheduler.run()
-        result.left_alone = left
+        result.left_alone, result.left_alone_options = left, options
         if settings.delete_replaced and not result.stopped:
             with stop.scope():
                 await delete_replaced(book, client, requests, report, include_adopted=settings.include_adopted)
@@ -306,7 +310,7 @@ class Pruned:
     """What prune found and did: records to delete, kept (adopted), deleted, failed to delete."""
 
     candidates: list[Record] = field(default_factory=list)
-    kept: list[Record] = field(default_factory=list)
+    kept: list[tuple[Record, str]] = field(default_factory=list)  # with why
     deleted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
 
@@ -314,9 +318,15 @@ class Pruned:
 def prune_candidates(manifest: Manifest, book: Ledger, *, include_adopted: bool) -> Pruned:
     """The records of items no longer in the manifest: to delete, or kept (adopted ones)."""
     found = Pruned()
-    for record in build_plan(manifest.items, book.records()).prune:
-        adopted = record.origin == "adopted" and not include_adopted
-        (found.kept if adopted else found.candidates).append(record)
+    the_plan = build_plan(manifest.items, book.records())
+    for record in the_plan.prune:
+        moved_to = next((new for new, old in the_plan.offered.items() if old == record.key), None)
+        if moved_to is not None:
+            found.kept.append((record, f"{moved_to} asks for the same: run --move {record.key}={moved_to} to keep it"))
+        elif record.origin == "adopted" and not include_adopted:
+            found.kept.append((record, "adopted from the account; --include-adopted to delete it"))
+        else:
+            found.candidates.append(record)
     return found
 
 

@@ -201,6 +201,20 @@ class ItemBook:
             **_NO_ERROR,
         )
 
+    def moved(self, before: dict[str, Record], after: dict[str, Record]) -> None:
+        """Keys renamed in the manifest (--move), as moves.moved gave them: each record under its new
+        key (its status, look and key untouched: nothing is sent), re-parented ones updated."""
+        with self.ledger.batch():
+            for key in before.keys() - after.keys():
+                self.ledger.remove(key)
+            self.ledger.put_many([r for key, r in after.items() if key not in before])
+            for key, record in after.items():
+                old = before.get(key)
+                if old is not None and (old.parent, old.spec_hash) != (record.parent, record.spec_hash):
+                    self.ledger.update(
+                        old, parent=record.parent, spec_hash=record.spec_hash, spec_fields=record.spec_fields
+                    )
+
     def renamed(self, record: Record, spec: ItemSpec) -> Record:
         """Renamed in place on HeyGen: same look, same status, the manifest's name and spec now."""
         return self.ledger.update(

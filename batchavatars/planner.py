@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .moves import moved, suggest
 from .records import SENT, ErrorSource, Record, Status
 from .selection import check_patterns, matches, select
 from .spec import ItemSpec
 
-Action = Literal["create", "retry", "poll", "skip", "rename", "changed", "replace", "blocked"]
+Action = Literal["create", "retry", "poll", "skip", "rename", "changed", "replace", "blocked", "move"]
 # What a dependent needs of its parent: a `group:` child only the group id, a look the parent's
 # look id AND its training completed (the API rejects a look made from an unfinished parent).
 Need = Literal["group", "look"]
@@ -44,6 +45,9 @@ class Plan:
     descendants: dict[str, int]
     notes: list[str] = field(default_factory=list)
     prune: list[Record] = field(default_factory=list)  # ledger records of items no longer in the manifest
+    moves: dict[str, str] = field(default_factory=dict)  # old key -> new key, confirmed (--move): for run to make
+    offered: dict[str, str] = field(default_factory=dict)  # new key -> old key: looks like a move, not confirmed
+    follows: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> the offered move it waits on
 
     def priority(self, key: str) -> tuple[int, int]:
         """Smaller sorts first: deepest chain head, then most work unblocked."""
@@ -57,14 +61,37 @@ class Plan:
             out["prune"] = len(self.prune)
         return out
 
+    def left_alone_options(self, keys: list[str]) -> list[str]:
+        """What applies each of `keys` left alone: `--replace KEY`, or `--move OLD=KEY` for a move."""
+        options: list[str] = []
+        for key in keys:
+            if key in self.offered or key in self.follows:
+                old, new = (self.offered[key], key) if key in self.offered else self.follows[key]
+                option = f"--move {old}={new}"
+            else:
+                option = f"--replace {key}"
+            if option not in options:
+                options.append(option)
+        return options
+
+    def why_prune(self, record: Record) -> str:
+        moved_to = next((new for new, old in self.offered.items() if old == record.key), None)
+        return prune_reason(record, moved_to)
+
     def left_alone(self) -> list[str]:
-        """Keys of items that changed and that this run will not touch (see --replace)."""
-        return [key for key, step in self.steps.items() if step.action == "changed"]
+        """Keys of items that changed, or look moved, and that this run will not touch (see
+        --replace, --move)."""
+        return [key for key, step in self.steps.items() if step.action in ("changed", "move")]
 
 
-def prune_reason(record: Record) -> str:
-    """Why a record of an item no longer in the manifest is a `prune`, and what `prune --yes` does to it."""
+def prune_reason(record: Record, moved_to: str | None = None) -> str:
+    """Why a record of an item no longer in the manifest is a `prune`, and what `prune --yes` does
+    to it (`moved_to`: the new item that looks like it under another key; prune leaves it then)."""
     look = f"look {record.look_id}" if record.look_id else "no look on HeyGen"
+    if moved_to is not None:
+        return (
+            f"no longer in the manifest, but {moved_to} asks for the same: --move {record.key}={moved_to} keeps {look}"
+        )
     if record.origin == "adopted" and record.look_id:
         return (
             f"no longer in the manifest; {look} was adopted from the account: prune keeps it unless --include-adopted"
@@ -171,16 +198,21 @@ def build_plan(
     only: list[str] | None = None,
     exclude: list[str] | None = None,
     retry_failed: bool = False,
+    moves: Mapping[str, str] | None = None,
 ) -> Plan:
+    """`moves`: old key -> new key, confirmed by the user (--move): the plan is made against the
+    records as they are once those are made (moves.py)."""
     items = list(items)
     replace = list(recreate)
     check_patterns("--replace", replace, [s.key for s in items])
     selected, notes = select(items, only or [], exclude or [])
+    keys = _Keys.of(items, records, dict(moves or {}), replace)
+    records = keys.records
     steps: dict[str, Step] = {}
     children: dict[str, list[str]] = {s.key: [] for s in selected}
     for spec in selected:
         record = records.get(spec.key)
-        action, reason = action_for(spec, record, matches(spec.key, replace), retry_failed)
+        action, reason = keys.action(spec.key, *action_for(spec, record, matches(spec.key, replace), retry_failed))
         steps[spec.key] = Step(spec, action, reason, record.status if record else "new", need_of(spec))
         if spec.parent is not None and spec.parent in children:
             children[spec.parent].append(spec.key)
@@ -189,7 +221,65 @@ def build_plan(
     height, weight = _weights(list(steps), children)
     in_manifest = {s.key for s in items}
     prune = [r for key, r in records.items() if key not in in_manifest]
-    return Plan(steps, children, height, weight, notes, prune)
+    return Plan(
+        steps, children, height, weight, notes, prune, moves=keys.confirmed, offered=keys.offered, follows=keys.follows
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """Keys renamed in the manifest: the moves confirmed (old -> new), the records once they are
+    made, the moves offered (new -> old) and what would follow them (key -> (old, new))."""
+
+    confirmed: dict[str, str]
+    records: Mapping[str, Record]
+    offered: dict[str, str]
+    follows: dict[str, tuple[str, str]]
+
+    @classmethod
+    def of(
+        cls, items: list[ItemSpec], records: Mapping[str, Record], confirmed: dict[str, str], replace: list[str]
+    ) -> _Keys:
+        records = moved(items, records, confirmed) if confirmed else records
+        offered = {new: old for new, old in suggest(items, records).items() if not matches(new, replace)}
+        return cls(confirmed, records, offered, _following(items, records, offered))
+
+    def action(self, key: str, action: Action, reason: str) -> tuple[Action, str]:
+        """The action of `key` as its move makes it: offered (left alone until confirmed), following
+        an offered one, or confirmed (said in the reason)."""
+        if key in self.offered:
+            return "move", _offer(self.offered[key], key)
+        if key in self.follows:
+            old, new = self.follows[key]
+            return "move", f"made from {old}, which looks moved to {new}: follows it with --move {old}={new}"
+        came_from = next((old for old, new in self.confirmed.items() if new == key), None)
+        if came_from is not None:
+            return action, f"moved from {came_from} (the same request, the same look): {reason}"
+        return action, reason
+
+
+def _following(
+    items: list[ItemSpec], records: Mapping[str, Record], offered: Mapping[str, str]
+) -> dict[str, tuple[str, str]]:
+    """Records that keep their key but are made from an offered move's old key: what the move would
+    re-parent (key -> (old, new)), for plan to say they follow it."""
+    if not offered:
+        return {}
+    moves = {old: new for new, old in offered.items()}
+    after = moved(items, records, moves)
+    return {
+        key: (records[key].parent or "", after[key].parent or "")
+        for key in records.keys() & after.keys()
+        if key not in offered and records[key].parent in moves and after[key].parent != records[key].parent
+    }
+
+
+def _offer(old: str, new: str) -> str:
+    return (
+        f"the same request as {old}, which left the manifest: a new key for it? Left alone: confirm with "
+        f"--move {old}={new} (keeps {old}'s look: no credit, no second consent), or --replace {new} to make "
+        "a new one"
+    )
 
 
 def _replace_descendants(steps: dict[str, Step], children: dict[str, list[str]], records: Mapping[str, Record]) -> None:

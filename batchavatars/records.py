@@ -145,4 +145,5 @@ class RunResult:
     consent_requests: int
     records: list[Record] = field(default_factory=list)
     ledger: Path | None = None  # where the records are kept (set by the API)
-    left_alone: list[str] = field(default_factory=list)  # changed items this run did not touch (--replace)
+    left_alone: list[str] = field(default_factory=list)  # changed (or moved) items this run did not touch
+    left_alone_options: list[str] = field(default_factory=list)  # what applies them: --replace KEY, --move OLD=NEW

@@ -45,6 +45,7 @@ class RunSettings:
     retry_failed: bool = False  # send definitive failures again (each costs a credit)
     delete_replaced: bool = False  # delete the looks of replaced items once their replacements succeeded
     include_adopted: bool = False  # ... even those adopted from the account rather than made by this ledger
+    moves: tuple[tuple[str, str], ...] = ()  # (old key, new key): a key renamed in the manifest keeps its look
     # Polling and jitter: the defaults suit HeyGen; tests and benchmarks tighten them.
     poll_min: float = 0.5
     poll_max: float = 30.0

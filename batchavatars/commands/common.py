@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 from rich.console import Console
 
+from .. import moves
 from ..errors import BatchAvatarsError, UsageError
 from ..exitcodes import ExitCode
 
@@ -175,6 +176,23 @@ base_url_option = click.option(
     "--base-url",
     metavar="URL",
     help="API base URL (env HEYGEN_BASE_URL; default https://api.heygen.com).",
+)
+
+
+def _moves(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(moves.parse(value).items())
+    except BatchAvatarsError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+move_option = click.option(
+    "--move",
+    "moves",
+    multiple=True,
+    metavar="OLD=NEW",
+    callback=_moves,
+    help="A key renamed in the manifest: NEW keeps OLD's look (no credit, nothing sent). Repeatable.",
 )
 
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from ..planner import prune_reason
 from .common import (
     OUT_FILE,
     check_output,
@@ -19,6 +18,7 @@ from .common import (
     exclude_option,
     ledger_option,
     load,
+    move_option,
     only_option,
     replace_option,
     sandbox_ledger_option,
@@ -56,7 +56,7 @@ def _plan_rows(the_plan: Plan) -> list[dict[str, object]]:
             "name": r.name,
             "parent": r.parent,
             "action": "prune",
-            "reason": prune_reason(r),
+            "reason": the_plan.why_prune(r),
             "status": r.status,
             "look_id": r.look_id,
         }
@@ -71,7 +71,7 @@ def _plan_entries(the_plan: Plan) -> Iterator[tuple[str, str, str, str, str]]:
         spec = step.spec
         yield spec.key, spec.kind, spec.parent or spec.avatar_id or "", step.action, step.reason
     for record in the_plan.prune:
-        yield record.key, record.kind, record.parent or "", "prune", prune_reason(record)
+        yield record.key, record.kind, record.parent or "", "prune", the_plan.why_prune(record)
 
 
 def _plan_lines(the_plan: Plan, heading: str) -> None:
@@ -107,6 +107,7 @@ def _plan_table(the_plan: Plan, heading: str) -> None:
 @exclude_option
 @replace_option("Plan these (and what was made from them) to be made again.")
 @click.option("--retry-failed", is_flag=True, help="Plan definitive failures to be sent again.")
+@move_option
 @sandbox_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
 def plan(
@@ -116,6 +117,7 @@ def plan(
     exclude: tuple[str, ...],
     recreate: tuple[str, ...],
     retry_failed: bool,
+    moves: tuple[tuple[str, str], ...],
     sandbox: bool,
     as_json: bool,
 ) -> None:
@@ -140,6 +142,7 @@ def plan(
             exclude=exclude,
             recreate=recreate,
             retry_failed=retry_failed,
+            moves=moves,
         )
         counts = the_plan.counts()
         if as_json:

@@ -33,8 +33,8 @@ def prune(
         found = api.prune(
             manifest, yes=yes, include_adopted=include_adopted, ledger=ledger, sandbox=sandbox, base_url=base_url
         )
-        for rec in found.kept:
-            click.echo(f"kept {rec.key} ({rec.look_id}): adopted from the account; --include-adopted to delete it")
+        for rec, why in found.kept:
+            click.echo(f"kept {rec.key} ({rec.look_id}): {why}")
         if not found.candidates:
             click.echo("nothing to prune")
             return

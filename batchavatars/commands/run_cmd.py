@@ -26,6 +26,7 @@ from .common import (
     json_lines,
     ledger_option,
     load,
+    move_option,
     only_option,
     replace_option,
     say,
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
     "--delete-replaced", is_flag=True, help="Delete the old looks of replaced items once their replacements succeeded."
 )
 @click.option("--include-adopted", is_flag=True, help="With --delete-replaced: also looks adopted from the account.")
+@move_option
 @only_option
 @exclude_option
 @click.option(

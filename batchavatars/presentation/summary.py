@@ -201,9 +201,7 @@ def run_summary(result: RunResult, ledger: Path, credits: float) -> dict[str, An
         "uploads": result.uploads,
         "consent_requests": result.consent_requests,
         "left_alone": result.left_alone,
-        "left_alone_fix": ("run again with " + " ".join(f"--replace {k}" for k in result.left_alone))
-        if result.left_alone
-        else None,
+        "left_alone_fix": ("run again with " + " ".join(result.left_alone_options)) if result.left_alone else None,
         "stop_message": result.stop_message if result.stopped else None,
         "ledger": str(ledger),
     }
@@ -222,7 +220,7 @@ def print_run(console: Console, result: RunResult, manifest: str, summary: dict[
         console.print(f"stopped: {result.stop_message}", highlight=False)
     if result.left_alone:
         keys = ", ".join(result.left_alone)
-        replace = " ".join(f"--replace {key}" for key in result.left_alone)
+        replace = " ".join(result.left_alone_options)
         console.print(f"changed and left alone: {keys}. To make them again: run {manifest} {replace}", highlight=False)
     if summary.get("report"):
         console.print(f"Report: {summary['report']}", soft_wrap=True, highlight=False)

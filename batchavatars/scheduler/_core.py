@@ -120,7 +120,8 @@ class Scheduler:
                 record = existing.get(key)
                 if record is None:
                     record = new_record(step.spec)
-                    new.append(record)
+                    if step.action != "move":  # a move to confirm is made by --move, not here: no record yet
+                        new.append(record)
                 else:
                     if step.action == "replace" and record.look_id:
                         self.ledger.add_history(record, why=step.reason)  # what existed, for export --history

@@ -61,6 +61,6 @@ def starting_phase(step: Step, record: Record) -> Phase:
         return Phase.DONE  # a definitive failure, not tried again: its dependents are blocked
     if record.status in (Status.TRAINING, Status.AWAITING_CONSENT) and record.look_id:
         return Phase.WATCH
-    if step.action == "changed":
+    if step.action in ("changed", "move"):
         return Phase.LEFT
     return Phase.WAITING  # to create, retry, replace or rename
