@@ -42,6 +42,11 @@ def stale_intents(records: Mapping[str, Record], *, now: float, window: float) -
     return stale
 
 
+async def account_looks(client: HeyGenClient, requests: Requester) -> list[dict[str, Any]]:
+    """Every private look of the account (50 a page), for adoption and for telling whose a look is."""
+    return await _all(lambda token: client.list_looks(token=token), requests)
+
+
 async def _all(fetch: Callable[[str | None], Awaitable[Page]], requests: Requester) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     token: str | None = None
@@ -51,7 +56,7 @@ async def _all(fetch: Callable[[str | None], Awaitable[Page]], requests: Request
         except ItemFailed as failure:
             error = AuthError if isinstance(failure.error, AuthFailed) else ServiceError
             raise error(
-                f"--adopt could not list the account's looks ({failure.code}: {failure.message}). "
+                f"could not list the account's looks ({failure.code}: {failure.message}). "
                 "Fix: check the key and --base-url, then run again"
             ) from None
         items.extend(page.items)
@@ -103,17 +108,17 @@ class _Account:
         self.group_of[spec.key] = look.get("group_id")
 
 
-async def adopt_existing(
+def adopt_existing(
     items: Iterable[ItemSpec],
     ledger: Ledger,
-    client: HeyGenClient,
-    requests: Requester,
+    looks: list[dict[str, Any]],
     report: Reporter,
     origin: str | None = "adopted",
 ) -> tuple[list[str], dict[str, list[str]]]:
-    """Returns the adopted keys (their records are in the ledger) and the ambiguous ones with the
-    ids of their candidates: those are for the caller to hold back, as creating one would be a guess
-    too. `origin` "adopted": found, not made by this ledger; None: a key of ours found again."""
+    """Match `items` with the account's `looks` (account_looks). Returns the adopted keys (their
+    records are in the ledger) and the ambiguous ones with the ids of their candidates: those are
+    for the caller to hold back, as creating one would be a guess too. `origin` "adopted": found,
+    not made by this ledger; None: a key of ours found again."""
     items = list(items)
     records = ledger.records()
     todo = [s for s in items if not (records.get(s.key) and records[s.key].look_id)]
@@ -121,7 +126,7 @@ async def adopt_existing(
     ambiguous: dict[str, list[str]] = {}
     if not todo:
         return adopted, ambiguous
-    account = _Account(await _all(lambda token: client.list_looks(token=token), requests), records)
+    account = _Account(looks, records)
     book = ItemBook(ledger)
     by_key = {s.key: s for s in items}
     for spec in sorted(todo, key=lambda s: _depth(s, by_key)):

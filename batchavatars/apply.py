@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .adopt import adopt_existing, stale_intents
+from .adopt import account_looks, adopt_existing, stale_intents
 from .apierrors import AuthFailed
 from .client import HeyGenClient
 from .errors import ApiUnreachable, AuthError, LedgerError
@@ -27,6 +27,7 @@ from .ledger import Ledger
 from .lifecycle import ItemBook
 from .manifest import Manifest
 from .moves import moved
+from .ownership import Owners, first_sends
 from .planner import build_plan
 from .records import Record, RunResult, Status, StopReason
 from .requester import Abandoned, ItemFailed, Requester
@@ -75,11 +76,20 @@ async def _account(client: HeyGenClient, requests: Requester) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a run starts from besides its plan: keys to hold back (with why), and what the account
+    held before anything was sent (whose a first answer is, ownership.py)."""
+
+    held: dict[str, str]
+    owners: Owners
+
+
 async def prepare_ledger(
     loaded: Manifest, book: Ledger, client: HeyGenClient, requests: Requester, settings: RunSettings
-) -> dict[str, str]:
-    """Bind the ledger to its API and account, adopt (--adopt) and look up keys older than the
-    replay window. Returns the keys to hold back this run, with why."""
+) -> Prepared:
+    """Bind the ledger to its API and account, adopt (--adopt), look up keys older than the replay
+    window, and (when some key will be sent for the first time) read what the account holds."""
     account = await _account(client, requests)  # first, so that a ledger is bound only to an API that answered
     origin = SANDBOX_ORIGIN if settings.sandbox else origin_of(client.base_url)
     bind_ledger(
@@ -88,13 +98,14 @@ async def prepare_ledger(
     if account is not None:
         bind_ledger(book, "account", account, "use the key of that account, or --ledger PATH for this one")
     wanted = list(loaded.items) if settings.adopt else _past_the_window(loaded, book, settings)
+    first = first_sends((spec.key for spec in loaded.items), book.records())
+    looks = await account_looks(client, requests) if wanted or first else []
+    owners = Owners(str(look.get("id")) for look in looks)
     if not wanted:
-        return {}
+        return Prepared({}, owners)
     # keys of ours past the window: what is found was made by this ledger, not adopted from elsewhere
     report = settings.on_event
-    adopted, ambiguous = await adopt_existing(
-        wanted, book, client, requests, report, origin="adopted" if settings.adopt else None
-    )
+    adopted, ambiguous = adopt_existing(wanted, book, looks, report, origin="adopted" if settings.adopt else None)
     report("adopt_done", adopted=len(adopted), ambiguous=sorted(ambiguous))
     if not settings.adopt:
         records = book.records()
@@ -102,7 +113,8 @@ async def prepare_ledger(
         for spec in wanted:
             if spec.key not in adopted and spec.key not in ambiguous:
                 items.expire_key(records[spec.key])  # not on the account: sent again, under a new key
-    return {key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()}
+    held = {key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()}
+    return Prepared(held, owners)
 
 
 def _past_the_window(loaded: Manifest, book: Ledger, settings: RunSettings) -> list[ItemSpec]:
@@ -163,7 +175,7 @@ async def _run_plan(
             before = book.records()
             ItemBook(book).moved(before, moved(loaded.items, before, dict(settings.moves)))
         with stop.scope() as preparing:
-            held = await prepare_ledger(loaded, book, client, requests, settings)
+            prepared = await prepare_ledger(loaded, book, client, requests, settings)
         if preparing.cancelled_caught:
             return None
         the_plan = build_plan(
@@ -176,7 +188,7 @@ async def _run_plan(
         )
         for note in the_plan.notes:
             report("note", note=note)
-        scheduler = Scheduler(the_plan, book, client, settings, held=held)
+        scheduler = Scheduler(the_plan, book, client, settings, held=prepared.held, owners=prepared.owners)
         left = the_plan.left_alone()
         options = the_plan.left_alone_options(left)
         if left:

@@ -115,13 +115,18 @@ class ItemBook:
     def unsend(self, record: Record) -> Record:
         return self._move(record, Transition.UNSEND)
 
-    def accept(self, record: Record, look: dict[str, Any], group: dict[str, Any], *, consent: bool) -> Record:
+    def accept(
+        self, record: Record, look: dict[str, Any], group: dict[str, Any], *, consent: bool, origin: str | None = None
+    ) -> Record:
+        """HeyGen answered the creation. `origin` "adopted": the answer replays a creation another
+        ledger made (the same request under the same key): this ledger never deletes that look."""
         transition = Transition.AWAIT_CONSENT if consent else Transition.ACCEPT
         return self._move(
             record,
             transition,
             look_id=look.get("id"),
             group_id=group.get("id") or look.get("group_id"),
+            origin=origin,
             **look_details(look),
         )
 

@@ -167,3 +167,29 @@ async def test_an_avatar_that_failed_then_was_fixed_is_sent_again_by_a_plain_run
         stats = sb.stats()
     assert second.exit_code == 0 and second.counts == {"succeeded": 3}
     assert stats["created"]["looks"] == 4  # the failed one, then the fixed one and its two looks
+
+
+@pytest.mark.slow
+def test_a_copied_folder_shares_the_looks_but_never_deletes_the_ones_the_first_ledger_made(tmp_path):
+    """Two folders, one manifest, one account: the second folder's run replays the first's creations
+    (the server holds each look once) and records them as adopted, so its prune deletes none of them."""
+    first, second = tmp_path / "team", tmp_path / "copy"
+    first.mkdir()
+    second.mkdir()
+    extra = "  - {key: b1-office, avatar: b1, name: Ben office, prompt: Office}\n"
+    with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
+        url = ["--base-url", sb.url, "--rate", "0", "--no-report"]
+        assert run_cli(["run", write(first, extra=extra), *url], ENV).returncode == 0
+        made = sb.stats()["created"]["looks"]
+        copied = run_cli(["run", write(second, extra=extra), *url], ENV)
+        assert copied.returncode == 0, copied.stderr
+        assert sb.stats()["created"]["looks"] == made  # each look once on the server
+        records = Ledger(second / "team.ledger.db", create=False).records()
+        assert {r.origin for r in records.values()} == {"adopted"}  # not made by this ledger
+        write(second)  # b1-office removed from the copy's manifest
+        pruned = run_cli(["prune", str(second / "team.yaml"), "--base-url", sb.url, "--yes"], ENV)
+        stats = sb.stats()
+    assert pruned.returncode == 0 and "kept b1-office" in pruned.stdout, pruned.stdout
+    assert stats["deleted"]["looks"] == 0
+    still = Ledger(first / "team.ledger.db", create=False).records()["b1-office"]
+    assert still.status == "succeeded" and still.origin is None  # the first ledger's own, alive on the account

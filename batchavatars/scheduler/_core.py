@@ -20,6 +20,7 @@ from ..exitcodes import ExitCode
 from ..ledger import Ledger
 from ..lifecycle import ItemBook, Transition, new_record
 from ..meter import Meter, RateMeter, TrainingGate, Unlimited
+from ..ownership import Owners
 from ..planner import Need, Plan
 from ..records import TERMINAL, ErrorSource, Record, RunResult, Status, StopReason
 from ..requester import Abandoned, Requester
@@ -47,10 +48,11 @@ class Scheduler:
         client: HeyGenClient,
         settings: RunSettings = DEFAULTS,
         held: Mapping[str, str] | None = None,
+        owners: Owners | None = None,
     ) -> None:
         """`settings`: the limits, the polling and the `on_event` it reports to. `held`: keys not to
         create this run (ambiguous adoption), with the reason; they fail with code adopt_ambiguous
-        and block their dependents."""
+        and block their dependents. `owners`: what the account held before the run (ownership.py)."""
         self.plan = plan
         self.ledger = ledger
         self.book = ItemBook(ledger)
@@ -69,6 +71,7 @@ class Scheduler:
         )
         self.assets = AssetStore(ledger, client, self.requests)
         self._held = dict(held or {})
+        self.owners = owners or Owners()
         self.graph = Graph(plan, {})
         self.ready = ReadyQueue(plan)
         self.watch: dict[str, Node] = {}  # look id -> node in training or awaiting consent

@@ -36,6 +36,7 @@ class Creator:
                 if run.stopping:
                     raise Abandoned(sent=False)
                 created = await self._submit(node, slot)
+                first = node.key in self._fresh
         except ItemFailed as failure:
             if failure.source is ErrorSource.TRANSPORT and node.record.status == Status.CREATING:
                 run.no_answer(node, failure.code, failure.message)
@@ -48,6 +49,11 @@ class Creator:
             raise
         finally:
             self._fresh.discard(node.key)
+        await self._accepted(node, created, first)
+
+    async def _accepted(self, node: Node, created: Created, first: bool) -> None:
+        """HeyGen took the creation: the look is recorded (whose it is said), watched, and consent asked."""
+        run = self._run
         if not created.replayed:
             self.creations += 1  # credits are spent by what HeyGen made, not by a replay of it
         group = created.group
@@ -59,7 +65,8 @@ class Creator:
         run.note_group(group)
         status = look.get("status")
         waits = is_twin(node) and run.group_wait.get(str(group.get("id"))) is True
-        rec = run.book.accept(node.record, look, group, consent=status == "pending_consent" or waits)
+        origin = "adopted" if first and self._made_elsewhere(node, look, group) else None
+        rec = run.book.accept(node.record, look, group, consent=status == "pending_consent" or waits, origin=origin)
         run.report(
             "item_created",
             key=node.key,
@@ -67,12 +74,19 @@ class Creator:
             look_id=rec.look_id,
             group_id=rec.group_id,
             status=status,
+            origin=origin,
         )
         run.satisfy(node, "group")
         run.start_watching(node)
         run.observe(node, look)
         if self.wants_consent(node):
             await self.consent(node)
+
+    def _made_elsewhere(self, node: Node, look: dict[str, Any], group: dict[str, Any]) -> bool:
+        """The answer to a key sent for the first time replays another ledger's creation (ownership.py)."""
+        spec = node.spec
+        new_group = spec.parent is None and spec.kind == "avatar" and not spec.avatar_group_id
+        return self._run.owners.made_elsewhere(look, group, node.record.sent_at, new_group=new_group)
 
     async def rename(self, node: Node) -> None:
         """PATCH the look's name: no credit, no new id. A refusal leaves the item as it was (changed)."""

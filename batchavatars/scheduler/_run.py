@@ -12,6 +12,7 @@ from ..client import HeyGenClient
 from ..events import Reporter
 from ..lifecycle import ItemBook
 from ..meter import TrainingGate
+from ..ownership import Owners
 from ..planner import Need
 from ..records import ErrorSource, StopReason
 from ..requester import Requester
@@ -29,6 +30,7 @@ class Run(Protocol):
     book: ItemBook
     assets: AssetStore
     graph: Graph
+    owners: Owners  # what the account held before the run: a first answer that is one is not ours
     watch: dict[str, Node]  # look id -> node in training or awaiting consent
     group_wait: dict[str, bool | None]  # group id -> waits for consent (None: not said)
     finished: anyio.Event
