@@ -3,8 +3,18 @@ tests and the benchmarks. It follows docs/heygen-v3-api-notes.md and adds what a
 survive: rate limits, concurrency caps, slow consent, training failures and network faults.
 """
 
+from ._world import world_path
 from .app import SandboxApp
 from .config import V3_ROUTES, SandboxConfig
 from .server import SandboxHandle, run_forever, serve, serve_in_process
 
-__all__ = ["SandboxApp", "SandboxConfig", "SandboxHandle", "V3_ROUTES", "run_forever", "serve", "serve_in_process"]
+__all__ = [
+    "SandboxApp",
+    "SandboxConfig",
+    "SandboxHandle",
+    "V3_ROUTES",
+    "run_forever",
+    "serve",
+    "serve_in_process",
+    "world_path",
+]

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from ._envelope import invalid, not_found
 from ._http import Routes, json_object
 from ._policy import json_response
+from ._world import world_json
 from .config import describe_error
 
 UNLIMITED_CREDITS = 1_000_000  # the balance shown when `credits` is None
@@ -63,8 +64,11 @@ class AccountRoutes(Routes):
         return json_response(200, cfg.to_dict())
 
     async def reset(self, request: Request) -> Response:
-        self.state.reset()
+        self.state.reset()  # a saved world gets a new id; the app saves it
         return json_response(200, {"reset": True})
+
+    async def get_world(self, request: Request) -> Response:
+        return json_response(200, world_json(self.state.world))
 
 
 def _billing(kind: str, credits: int | None) -> dict[str, Any]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from ._records import Cached, Record, compact, json_array
 
 # "At most 32 MB", read the strict way: decimal megabytes, and only files below it are taken.
 MULTIPART_LIMIT_BYTES = 32_000_000
@@ -60,7 +62,7 @@ def media_class(mime_type: str) -> str:
 
 
 @dataclass(slots=True, eq=False)
-class Asset:
+class Asset(Cached):
     id: str
     mime_type: str
     filename: str
@@ -78,6 +80,7 @@ class Asset:
     expires_at: float | None = None
     max_bytes: int | None = None  # the ticket's cap
     complete_calls: int = 0
+    saved_json: bytes | None = field(default=None, init=False, repr=False)  # see Cached
 
     @property
     def finished(self) -> bool:
@@ -192,6 +195,52 @@ class AssetStore:
         self._assets[asset.id] = asset
         self.created += 1
         return asset
+
+    def world_json(self) -> bytes:
+        """For a world file: every asset (lost ones too: they are told apart by time) and the
+        names already lost once. `created` is this run's stat, not saved."""
+        assets = json_array(self._assets.values(), asset_record)
+        return b'{"assets":' + assets + b',"lost_names":' + compact(sorted(self._lost_names)) + b"}"
+
+    @classmethod
+    def from_records(cls, saved: Record) -> AssetStore:
+        store = cls()
+        for record in saved.records("assets"):
+            asset = _restore_asset(record)
+            store._assets[asset.id] = asset
+        store._lost_names = set(saved.texts("lost_names"))
+        return store
+
+
+# How each Asset field is read back from a world file: the Record method for its declared type.
+_READERS: dict[str, Callable[[Record, str], object]] = {
+    "id": Record.text,
+    "mime_type": Record.text,
+    "filename": Record.text,
+    "ready_at": Record.maybe_number,
+    "uploaded_at": Record.maybe_whole,
+    "doomed": Record.flag,
+    "lost": Record.flag,
+    "size_bytes": Record.maybe_whole,
+    "sha256": Record.maybe_text,
+    "content_type": Record.maybe_text,
+    "declared_size": Record.maybe_whole,
+    "declared_sha256": Record.maybe_text,
+    "signature": Record.maybe_text,
+    "expires_at": Record.maybe_number,
+    "max_bytes": Record.maybe_whole,
+    "complete_calls": Record.whole,
+}
+assert set(_READERS) == {f.name for f in fields(Asset) if f.init}, "a new Asset field needs its reader here"
+
+
+def asset_record(asset: Asset) -> dict[str, Any]:
+    return {name: getattr(asset, name) for name in _READERS}
+
+
+def _restore_asset(record: Record) -> Asset:
+    values: dict[str, Any] = {name: read(record, name) for name, read in _READERS.items()}
+    return Asset(**values)
 
 
 def _new_id() -> str:

@@ -1,7 +1,9 @@
 """The account's avatar groups and looks.
 
-Status is never stored: it is derived on read from monotonic timestamps (creation, consent
-approval, training window), so 100,000 looks cost no timers and no background work.
+Status is never stored: it is derived on read from the state's clock (monotonic, or the wall
+clock for a saved world) by timestamps of creation, consent approval and training window, so
+100,000 looks cost no timers and no background work, and a saved world trains on while no
+sandbox runs.
 
 Rules where the doc is silent:
 - A look is `processing` during its training window and then `completed`, or `failed` if it
@@ -29,6 +31,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._records import BadRecord, Cached, Record, compact, json_array
 from ._training import TrainingTracker, Window
 from ._validate import CreateSpec
 
@@ -42,7 +45,7 @@ STOCK_VOICES = ("voice_en_us_anna", "voice_en_us_ben", "voice_en_gb_clara", "voi
 
 
 @dataclass(slots=True, eq=False)
-class Group:
+class Group(Cached):
     id: str
     name: str
     created_unix: int
@@ -55,6 +58,7 @@ class Group:
     consent_video: bool = False  # consent came as a recorded video: no human step awaited
     approved_at: float | None = None  # None: not (yet) known
     deleted: bool = False
+    saved_json: bytes | None = field(default=None, init=False, repr=False)  # see Cached
 
     def consent_status(self, now: float, signal: str) -> str | None:
         if not self.is_twin:
@@ -86,7 +90,7 @@ class Group:
 
 
 @dataclass(slots=True, eq=False)
-class Look:
+class Look(Cached):
     id: str
     name: str
     kind: str
@@ -98,6 +102,7 @@ class Look:
     gated: bool  # trains only once its group's consent is approved
     window: Window | None = None
     deleted: bool = False
+    saved_json: bytes | None = field(default=None, init=False, repr=False)  # see Cached
 
     def status(self, now: float) -> str:
         window = self.window
@@ -144,6 +149,7 @@ class AvatarStore:
         self.deleted_looks = 0
         self.deleted_groups = 0
         self._awaiting_approval: set[Group] = set()
+        self._saved_fingerprints = (0, b"[]")  # the set only grows: its size tells if it changed
 
     def look(self, look_id: str) -> Look | None:
         return self._looks.get(look_id)
@@ -277,3 +283,107 @@ class AvatarStore:
         group.deleted = True
         del self._groups[group.id]
         self._awaiting_approval.discard(group)
+
+    # --- the world file ----------------------------------------------------------------------
+
+    def world_json(self) -> bytes:
+        """What the account holds, for a world file. Deleted groups and looks stay, as list
+        tokens are indexes into these lists; counters do not, as they are this run's stats."""
+        count, saved = self._saved_fingerprints
+        if count != len(self._fingerprints):
+            saved = compact([fingerprint.hex() for fingerprint in self._fingerprints])
+            self._saved_fingerprints = (len(self._fingerprints), saved)
+        groups, looks = json_array(self.groups, group_record), json_array(self.looks, look_record)
+        return b'{"groups":' + groups + b',"looks":' + looks + b',"fingerprints":' + saved + b"}"
+
+    @classmethod
+    def from_records(cls, saved: Record) -> AvatarStore:
+        """The store `world_json` saved; BadRecord if it is not one. Training windows and
+        approvals resume from their saved times (call `retime_approvals` with the live setting)."""
+        store = cls()
+        for record in saved.records("groups"):
+            store._restore_group(record)
+        by_id = {group.id: group for group in store.groups}
+        for record in saved.records("looks"):
+            group = by_id.get(record.text("group_id"))
+            if group is None:
+                raise BadRecord(f"look {record.text('id')!r} names a group the world does not hold")
+            store._restore_look(record, group)
+        try:
+            store._fingerprints = {bytes.fromhex(x) for x in saved.texts("fingerprints")}
+        except ValueError:
+            raise BadRecord("a fingerprint is not hex") from None
+        return store
+
+    def _restore_group(self, record: Record) -> None:
+        group = Group(
+            id=record.text("id"),
+            name=record.text("name"),
+            created_unix=record.whole("created_unix"),
+            is_twin=record.flag("is_twin"),
+            consent_requested_at=record.maybe_number("consent_requested_at"),
+            consent_video=record.flag("consent_video"),
+            approved_at=record.maybe_number("approved_at"),
+            deleted=record.flag("deleted"),
+        )
+        self.groups.append(group)
+        if not group.deleted:
+            self._groups[group.id] = group
+            if group.consent_requested_at is not None:
+                self._awaiting_approval.add(group)  # retime_approvals drops those already approved
+
+    def _restore_look(self, record: Record, group: Group) -> None:
+        look = Look(
+            id=record.text("id"),
+            name=record.text("name"),
+            kind=record.text("kind"),
+            avatar_type=record.text("avatar_type"),
+            group=group,
+            created_at=record.number("created_at"),
+            duration=record.number("duration"),
+            doomed=record.flag("doomed"),
+            gated=record.flag("gated"),
+            deleted=record.flag("deleted"),
+        )
+        group.looks.append(look)
+        self.looks.append(look)
+        self.looks_by_type.setdefault(look.avatar_type, []).append(look)
+        if look.deleted:
+            return
+        self._looks[look.id] = look
+        group.alive += 1
+        group.doomed += look.doomed
+        start = record.maybe_number("training_from")
+        if start is not None:
+            self._schedule(look, start)
+
+
+def group_record(group: Group) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "created_unix": group.created_unix,
+        "is_twin": group.is_twin,
+        "consent_requested_at": group.consent_requested_at,
+        "consent_video": group.consent_video,
+        "approved_at": group.approved_at,
+        "deleted": group.deleted,
+    }
+
+
+def look_record(look: Look) -> dict[str, Any]:
+    window = look.window
+    return {
+        "id": look.id,
+        "name": look.name,
+        "kind": look.kind,
+        "avatar_type": look.avatar_type,
+        "group_id": look.group.id,
+        "created_at": look.created_at,
+        "duration": look.duration,
+        "doomed": look.doomed,
+        "gated": look.gated,
+        # A window always ends `duration` after it starts (_schedule), so its start says it all.
+        "training_from": None if window is None or look.deleted else window.start,
+        "deleted": look.deleted,
+    }

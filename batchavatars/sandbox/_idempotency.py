@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
+
+from ._records import Record, compact
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_:.-]{1,255}")
 
@@ -35,6 +38,7 @@ class IdempotencyStore:
     def __init__(self) -> None:
         self._entries: dict[Scope, Recorded | InFlight] = {}
         self._order: deque[tuple[float, Scope]] = deque()  # recording order = age order
+        self._saved: dict[tuple[float, Scope], bytes] = {}  # each answer's world-file JSON, once made
 
     def lookup(self, scope: Scope, now: float, window: float) -> Recorded | InFlight | None:
         self._expire(now - window)
@@ -57,5 +61,44 @@ class IdempotencyStore:
         while order and order[0][0] <= cutoff:
             recorded_at, scope = order.popleft()
             entry = self._entries.get(scope)
+            self._saved.pop((recorded_at, scope), None)
             if isinstance(entry, Recorded) and entry.recorded_at == recorded_at:
                 del self._entries[scope]
+
+    def world_json(self, now: float, window: float) -> bytes:
+        """For a world file: the answers still within the replay window, oldest first. Keys in
+        flight are left out: their request never answered, so a retry must do the work."""
+        self._expire(now - window)
+        parts = []
+        for recorded_at, scope in self._order:
+            entry = self._entries.get(scope)
+            if isinstance(entry, Recorded) and entry.recorded_at == recorded_at:
+                saved = self._saved.get((recorded_at, scope))
+                if saved is None:  # an answer never changes: encoded once
+                    saved = self._saved[recorded_at, scope] = compact(_answer_record(scope, entry))
+                parts.append(saved)
+        return b"[" + b",".join(parts) + b"]"
+
+    @classmethod
+    def from_records(cls, saved: list[Record]) -> IdempotencyStore:
+        store = cls()
+        for record in saved:
+            scope = (record.text("method"), record.text("path"), record.text("key"))
+            body = record.text("body").encode("utf-8", "surrogateescape")
+            recorded_at = record.number("recorded_at")
+            store.record(scope, record.whole("status"), body, record.text("media_type"), recorded_at)
+        return store
+
+
+def _answer_record(scope: Scope, entry: Recorded) -> dict[str, Any]:
+    method, path, key = scope
+    return {
+        "method": method,
+        "path": path,
+        "key": key,
+        "status": entry.status,
+        # The sandbox's own JSON as text; surrogateescape keeps any other byte all the same.
+        "body": entry.body.decode("utf-8", "surrogateescape"),
+        "media_type": entry.media_type,
+        "recorded_at": entry.recorded_at,
+    }

@@ -37,6 +37,13 @@ CONTROL_TABLE: tuple[tuple[str, str], ...] = (
     ("GET /_sandbox/config", "get_config"),
     ("POST /_sandbox/config", "set_config"),
     ("POST /_sandbox/reset", "reset"),
+    ("GET /_sandbox/world", "get_world"),  # which world a saved sandbox holds, and whether it was loaded
+)
+
+# Control routes after which a saved world is saved: an upload's bytes, a reset, and a config
+# change (a new consent_approval_seconds re-times approvals under way).
+WORLD_CONTROLS: frozenset[str] = frozenset(
+    {"PUT /_sandbox/upload/{asset_id}", "POST /_sandbox/config", "POST /_sandbox/reset"}
 )
 
 V3_ROUTES: tuple[str, ...] = tuple(template for template, _ in V3_TABLE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._assets import AssetStore
 from ._avatars import AvatarStore
@@ -17,14 +17,21 @@ from ._ratelimit import TokenBucket
 from ._stats import Stats
 from .config import SandboxConfig
 
+if TYPE_CHECKING:
+    from ._world import WorldFile
+
 
 class SandboxState:
     def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config.copy_config()  # a copy: creations spend its credits
         self.clock = clock
+        self.world: WorldFile | None = None  # where the world is saved, if it is (set by SandboxApp)
         self.reset()
 
     def reset(self) -> None:
+        """Forget everything but the config; a saved world becomes a new world."""
+        if self.world is not None:
+            self.world.restart("reset by POST /_sandbox/reset")
         cfg = self.config
         self.rng = random.Random(cfg.seed)
         self.avatars = AvatarStore()
@@ -33,6 +40,12 @@ class SandboxState:
         self.idempotency = IdempotencyStore()
         self.bucket = TokenBucket(cfg.rate_limit, cfg.bucket_size, self.clock())
         self.fault_routes = None if cfg.fault_routes is None else frozenset(cfg.fault_routes)
+
+    def restore(self, avatars: AvatarStore, assets: AssetStore, idempotency: IdempotencyStore) -> None:
+        """Take a saved world's stores. Approvals not reached yet follow this start's
+        `consent_approval_seconds`, as a change of the setting at runtime would."""
+        self.avatars, self.assets, self.idempotency = avatars, assets, idempotency
+        avatars.retime_approvals(self.config.consent_approval_seconds, self.clock())
 
     def configure(self, changes: dict[str, Any]) -> SandboxConfig:
         cfg = self.config.updated(changes)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from .app import SandboxApp
 from .config import SandboxConfig
 
 STARTUP_TIMEOUT = 30.0
+World = str | os.PathLike[str] | None  # a world file (see _world.py), or None for none
 
 
 class SandboxHandle:
@@ -46,8 +48,14 @@ class SandboxHandle:
         return self._call("GET", "/_sandbox/config")
 
     def reset(self) -> None:
-        """Forget every avatar, asset, key and counter; the config stays."""
+        """Forget every avatar, asset, key and counter; the config stays. A saved world starts
+        anew, under a new id."""
         self._call("POST", "/_sandbox/reset")
+
+    def world(self) -> dict[str, Any]:
+        """= GET {url}/_sandbox/world: {"id", "path", "loaded", "reason"}; id and path None
+        when the sandbox keeps no world file."""
+        return self._call("GET", "/_sandbox/world")
 
     def close(self) -> None:
         self._client.close()
@@ -62,9 +70,13 @@ class SandboxHandle:
 
 
 @contextlib.contextmanager
-def serve(config: SandboxConfig | None = None) -> Iterator[SandboxHandle]:
-    """Run the sandbox in a background thread of this process until the block ends."""
-    server = _ThreadedServer(config or SandboxConfig())
+def serve(config: SandboxConfig | None = None, world: World = None) -> Iterator[SandboxHandle]:
+    """Run the sandbox in a background thread of this process until the block ends.
+
+    `world`: a file to load the account's avatars, assets and replayable answers from (a new
+    world if it holds none) and to save them to after every change; see _world.py.
+    """
+    server = _ThreadedServer(config or SandboxConfig(), world)
     server.start()
     handle = SandboxHandle(server.url)
     try:
@@ -75,8 +87,9 @@ def serve(config: SandboxConfig | None = None) -> Iterator[SandboxHandle]:
 
 
 @contextlib.contextmanager
-def serve_in_process(config: SandboxConfig | None = None) -> Iterator[SandboxHandle]:
+def serve_in_process(config: SandboxConfig | None = None, world: World = None) -> Iterator[SandboxHandle]:
     """Run the sandbox in a child process (spawned), so its CPU time is not the caller's.
+    `world` as for `serve`.
 
     A caller run as a script must guard its entry point with `if __name__ == "__main__":`,
     as spawn re-imports the main module.
@@ -84,7 +97,7 @@ def serve_in_process(config: SandboxConfig | None = None) -> Iterator[SandboxHan
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
     process = ctx.Process(
-        target=_process_main, args=(config or SandboxConfig(), theirs), name="batchavatars-sandbox", daemon=True
+        target=_process_main, args=(config or SandboxConfig(), world, theirs), name="batchavatars-sandbox", daemon=True
     )
     process.start()
     theirs.close()
@@ -115,9 +128,11 @@ def serve_in_process(config: SandboxConfig | None = None) -> Iterator[SandboxHan
         ours.close()
 
 
-def run_forever(config: SandboxConfig | None = None, on_ready: Callable[[SandboxHandle], None] | None = None) -> None:
+def run_forever(
+    config: SandboxConfig | None = None, on_ready: Callable[[SandboxHandle], None] | None = None, world: World = None
+) -> None:
     """Serve until Ctrl-C. `on_ready` gets the handle once connections are accepted (to print the URL)."""
-    with serve(config) as handle:
+    with serve(config, world) as handle:
         if on_ready is not None:
             on_ready(handle)
         try:
@@ -127,9 +142,9 @@ def run_forever(config: SandboxConfig | None = None, on_ready: Callable[[Sandbox
             pass
 
 
-def _process_main(config: SandboxConfig, conn: Connection) -> None:
+def _process_main(config: SandboxConfig, world: World, conn: Connection) -> None:
     try:
-        server = _ThreadedServer(config)
+        server = _ThreadedServer(config, world)
         server.start()
     except BaseException as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -196,8 +211,8 @@ if not any(isinstance(f, _QuietAborts) for f in _uvicorn_logger.filters):
 
 
 class _ThreadedServer:
-    def __init__(self, config: SandboxConfig) -> None:
-        self.app = SandboxApp(config)
+    def __init__(self, config: SandboxConfig, world: World = None) -> None:
+        self.app = SandboxApp(config, world)
         self._socket = _listen(config.host, config.port)
         host, port = self._socket.getsockname()[:2]
         self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
