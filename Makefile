@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	rm -f manifests/example.sandbox.ledger.db manifests/example.sandbox.ledger.db-wal manifests/example.sandbox.ledger.db-shm
+	rm -f manifests/example.sandbox.ledger.db*  # the ledger, its WAL, its lock and the sandbox world beside it
 	$(BIN)/batchavatars run manifests/example.yaml --sandbox
 
 # The house style: one formatter, a modest lint rule set, strict types, no function (or class)

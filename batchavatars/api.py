@@ -27,6 +27,7 @@ from .apply import Pruned
 from .client import DEFAULT_BASE_URL
 from .credentials import api_key_from_env, checked_key
 from .errors import ApiUnreachable, UsageError
+from .events import Reporter
 from .ledger import Ledger, default_ledger_path, remove_ledger
 from .manifest import Manifest, load_manifest
 from .planner import Plan, build_plan
@@ -105,17 +106,44 @@ def resolve_base_url(base_url: str | None) -> str:
 
 
 @contextlib.contextmanager
-def api_server(*, sandbox: bool, base_url: str | None) -> Iterator[str]:
-    """The URL of the API a command talks to: HeyGen's (or the one given), or for `sandbox` the
-    built-in simulator, started on loopback for as long as the block lasts."""
+def api_server(*, sandbox: bool, base_url: str | None, ledger: Path | None = None) -> Iterator[Served]:
+    """The API a command talks to: HeyGen's (or the one given), or for `sandbox` the built-in
+    simulator, started on loopback for as long as the block lasts. With the sandbox `ledger`, the
+    simulator keeps its world (its avatars, assets and replays) in a file beside that ledger, so a
+    second sandbox run continues as a second run against HeyGen would."""
     if not sandbox:
-        yield resolve_base_url(base_url)
+        yield Served(resolve_base_url(base_url))
         return
-    from .sandbox import SandboxConfig, serve  # the simulator (starlette, uvicorn) loads only when asked for
+    from .sandbox import SandboxConfig, serve, world_path  # the simulator loads only when asked for
 
+    world = world_path(ledger) if ledger is not None else None
     # Quick enough for a demo, slow enough to watch training and consent happen.
-    with serve(SandboxConfig(training_seconds=1.5, consent_approval_seconds=3.0)) as handle:
-        yield handle.url
+    with serve(SandboxConfig(training_seconds=1.5, consent_approval_seconds=3.0), world=world) as handle:
+        yield Served(handle.url, handle.world() if world is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """The API's URL, and for a sandbox with a world what it says of it (`id`, `loaded`, `reason`)."""
+
+    url: str
+    world: dict[str, object] | None = None
+
+
+def _sandbox_world(book: Ledger, served: Served, report: Reporter) -> None:
+    """A sandbox ledger holds the ids of one simulated world: when that world is gone (deleted, or
+    the ledger is older than worlds kept on disk), its records name avatars that exist nowhere, and
+    the trial starts afresh, saying so in one line, instead of turning them into failures."""
+    if served.world is None:
+        return
+    world = str(served.world.get("id"))
+    if book.meta("sandbox_world") != world and book.records():
+        reason = served.world.get("reason") or "another world"
+        report(
+            "note", note=f"{book.path}: the sandbox's world of this trial is gone ({reason}); starting the trial afresh"
+        )
+        book.clear()
+    book.set_meta("sandbox_world", world)
 
 
 @contextlib.contextmanager
@@ -194,7 +222,7 @@ def check(
     the_plan = plan(manifest, ledger=ledger, sandbox=sandbox, only=only, exclude=exclude)
     key = resolve_key(sandbox=sandbox, api_key=api_key)
     with api_server(sandbox=sandbox, base_url=url) as served:
-        account = anyio.run(fetch_account, served, key)
+        account = anyio.run(fetch_account, served.url, key)
     needed = creations(the_plan)
     return Preflight(items=len(the_plan.steps), creations=needed, credits_needed=needed * credit_price, account=account)
 
@@ -292,8 +320,8 @@ async def aprune(
         if not yes or not found.candidates:
             return found
         key = resolve_key(sandbox=sandbox, api_key=api_key)
-        with book.exclusive(), api_server(sandbox=sandbox, base_url=url) as served:
-            await apply.delete_pruned(book, served, key, RunSettings(sandbox=sandbox), found)
+        with book.exclusive(), api_server(sandbox=sandbox, base_url=url, ledger=book.path) as served:
+            await apply.delete_pruned(book, served.url, key, RunSettings(sandbox=sandbox), found)
     finally:
         book.close()
     return found
@@ -353,9 +381,10 @@ async def arun(manifest: ManifestLike, settings: RunSettings) -> RunResult:
     new = not path.exists()
     book = Ledger(path)
     try:
-        with book.exclusive(), api_server(sandbox=settings.sandbox, base_url=url) as served:
+        with book.exclusive(), api_server(sandbox=settings.sandbox, base_url=url, ledger=path) as served:
             book.bind_manifest(loaded.path, default=_is_default(loaded, path, settings.sandbox))
-            result = await apply.run_plan(loaded, book, served, key, settings)
+            _sandbox_world(book, served, settings.on_event)
+            result = await apply.run_plan(loaded, book, served.url, key, settings)
             result.ledger = path
             if settings.on_finish is not None:
                 await settings.on_finish(result)

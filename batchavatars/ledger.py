@@ -423,6 +423,14 @@ class Ledger:
     def mark_deleted(self, look_id: str) -> None:
         self._write("UPDATE history SET deleted_at=:t WHERE look_id=:l", {"t": now_iso(), "l": look_id})
 
+    def clear(self) -> None:
+        """Forget every record, asset and history row, and what the ledger was bound to but its
+        manifest: a sandbox trial whose simulated world is gone starts afresh."""
+        with self.batch():
+            for sql in ("DELETE FROM items", "DELETE FROM assets", "DELETE FROM history"):
+                self._write(sql, {})
+            self._write("DELETE FROM meta WHERE name != 'manifest'", {})
+
     def remove(self, key: str) -> None:
         """Forget a record (pruned: its item left the manifest and its look was deleted)."""
         self._write("DELETE FROM items WHERE key=:k", {"k": key})
