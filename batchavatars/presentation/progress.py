@@ -1,12 +1,13 @@
 """Live progress on a terminal: a bar with done/total and the ETA, counts by status on their own
-line, requests per second and 429s, and under them the consent links waiting for a person (pinned,
-so they do not scroll away). It only reads a snapshot of the run; off a terminal it is never
-started (no control characters). Laid out to fit 80 columns."""
+line (two when they do not fit: what is under way, then what has ended), requests per second and
+429s, and under them the consent links waiting for a person (pinned, so they do not scroll away).
+It only reads a snapshot of the run; off a terminal it is never started (no control characters).
+Laid out to fit 80 columns, whatever the counts."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.progress_bar import ProgressBar
@@ -54,9 +55,8 @@ class ProgressView:
             _Bar(total=max(total, 1), completed=done),
             Text(f"{done:,}/{total:,} done · ETA {eta}"),
         )
-        counts = Text(" · ".join(f"{s} {snap.statuses[s]:,}" for s in STATUSES if snap.statuses.get(s)))
         stats = Text(f"{snap.requests / elapsed:.1f} req/s · {snap.rate_limited} × 429 · {elapsed:.0f} s", style="dim")
-        parts: list[Text | Table] = [head, counts, stats]
+        parts: list[Text | Table | _Counts] = [head, _Counts(snap.statuses), stats]
         links = list(self._links)
         if links:
             parts.append(Text("Consent links to send (each to the person depicted):", style="bold"))
@@ -83,3 +83,39 @@ class _Bar:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield ProgressBar(total=self.total, completed=self.completed, width=options.max_width)
+
+
+SEPARATOR = " · "
+
+
+def counts_lines(statuses: Mapping[str, int], width: int) -> list[str]:
+    """The counts by status (those above zero), never broken inside a `status N`: one line if it fits
+    `width`, else what is under way on one line and what has ended on the next, else packed."""
+    shown = [(s, f"{s} {statuses[s]:,}") for s in STATUSES if statuses.get(s)]
+    items = [text for _, text in shown]
+    if len(SEPARATOR.join(items)) <= width:
+        return [SEPARATOR.join(items)] if items else []
+    under_way = SEPARATOR.join(text for s, text in shown if s not in TERMINAL)
+    ended = SEPARATOR.join(text for s, text in shown if s in TERMINAL)
+    halves = [half for half in (under_way, ended) if half]
+    return halves if all(len(half) <= width for half in halves) else _packed(items, width)
+
+
+def _packed(items: list[str], width: int) -> list[str]:
+    lines = [""]
+    for text in items:
+        if lines[-1] and len(lines[-1]) + len(SEPARATOR) + len(text) > width:
+            lines.append("")
+        lines[-1] += (SEPARATOR if lines[-1] else "") + text
+    return lines
+
+
+class _Counts:
+    """The counts, laid out to the width the display has."""
+
+    def __init__(self, statuses: Mapping[str, int]) -> None:
+        self.statuses = statuses
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in counts_lines(self.statuses, options.max_width):
+            yield Text(line, no_wrap=True, overflow="crop")
