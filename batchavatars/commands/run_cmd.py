@@ -226,8 +226,11 @@ class _Hooks:
         self._shown, self._log, self._logger, self._sandbox = shown, log, logger, sandbox
 
     def on_event(self, event: Event, /, **fields: Any) -> None:
+        links = self._shown.consent_links
         if event == "consent_requested" and fields.get("consent_url"):
-            self._shown.consent_links.append((str(fields.get("key")), str(fields["consent_url"])))
+            links.append((str(fields.get("key")), str(fields["consent_url"])))
+        elif event == "consent_approved":  # the person approved: that twin's link is no longer to send
+            links[:] = [link for link in links if link[0] != fields.get("key")]
         self._log(event, **fields)
 
     def on_response(self, method: str, route: str, status: int, ms: float, request_id: str | None) -> None:
