@@ -1,5 +1,6 @@
 """What a person sees at 80 columns, rendered with rich's own console: the live display's counts,
-its stopping line and pinned consent links."""
+its stopping line and pinned consent links, and the final table (grouped failures, each fix once,
+keys never broken); off a terminal (10,000 columns) nothing is wrapped."""
 
 from __future__ import annotations
 
@@ -12,11 +13,50 @@ from batchavatars.commands.run_cmd import Shown, _Hooks
 from batchavatars.events import Snapshot
 from batchavatars.presentation.logs import configure, log_reporter
 from batchavatars.presentation.progress import SEPARATOR, ProgressView, counts_lines, stopping_line
-from batchavatars.records import STATUSES
+from batchavatars.presentation.summary import FIXES, render_records
+from batchavatars.records import STATUSES, Record
 
 LONG = "presenter-with-a-long-key-01"
-
+TRAINING_FIX = FIXES["training_failed"]
 ITEM = re.compile(r"(?:" + "|".join(STATUSES) + r") [\d,]+")
+
+
+def record(key: str, status: str, *, kind: str = "avatar", parent: str | None = None, **fields: str) -> Record:
+    return Record(
+        key=key, kind=kind, type="photo", name=key.title(), parent=parent, status=status, spec_hash="h", **fields
+    )
+
+
+def trained_badly(key: str) -> Record:
+    return record(
+        key,
+        "failed",
+        error_code="training_failed",
+        error_message="training failed: the source media could not be used",
+        error_source="heygen",
+    )
+
+
+def troubled() -> list[Record]:
+    records = [trained_badly(key) for key in ("ava", "ben", "cat", LONG)]
+    records += [
+        record(f"ava-look-{i}", "blocked", kind="look", parent="ava", error_code="parent_failed", error_message="x")
+        for i in range(12)
+    ]
+    records.append(
+        record("dan", "failed", error_code="invalid_parameter", error_message="name is too long", error_source="heygen")
+    )
+    records.append(record("eve", "unanswered", error_code="timeout", error_message="no answer in 30 s"))
+    twin = record("twin", "awaiting_consent", consent_url="https://sandbox.heygen.local/consent/abcdefghijklmnopqrstuv")
+    records += [twin, *(record(f"ok-{i}", "succeeded") for i in range(150))]
+    return records
+
+
+def rendered(records: list[Record], width: int) -> list[str]:
+    console = Console(width=width, record=True)
+    render_records(console, records, title="Run of team.yaml")
+    return console.export_text().splitlines()
+
 
 # -- the counts line ------------------------------------------------------------------------------
 
@@ -116,3 +156,60 @@ def test_run_stopping_is_logged_above_the_live_display_without_v():
     )
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())
     assert "run_stopping" in text and "in_flight=3" in text and "received SIGINT" in text
+
+
+# -- the final table ------------------------------------------------------------------------------
+
+
+def test_at_80_columns_failures_sharing_a_fix_are_one_row_and_the_fix_is_shown_once():
+    lines = rendered(troubled(), 80)
+    text = "\n".join(lines)
+    assert all(len(line) <= 80 for line in lines), text
+    assert text.count("HeyGen could not train from this input") == 1, text
+    assert len([line for line in lines if re.match(r"│ .* │ failed +│ \w+: ", line)]) == 2  # the four; dan
+    # each key whole, on one line; the row names them all
+    for key in ("ava", "ben", "cat", LONG, "dan", "eve"):
+        assert any(re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", line) for line in lines), key
+    assert "│ ava, ben, cat," in text
+    assert "…and 12 looks blocked by" in text and "`ava`" in text and "ava-look-3" not in text
+    assert re.search(r"│ 1\s+│", text) and " 1. HeyGen could not train" in text
+    assert " 3. will retry the same request" in text
+    assert "  twin (Twin): https://sandbox.heygen.local/consent/abcdefghijklmnopqrstuv" in text
+
+
+def test_a_key_too_long_to_sit_beside_its_error_gets_the_error_under_it_and_stays_whole():
+    long_key = "a-very-long-avatar-key-that-would-not-fit-in-eighty-columns-anyway-x"[:64]
+    records = [trained_badly(long_key), *(trained_badly(f"item-{i:03d}") for i in range(30))]
+    records += [
+        record(f"look-{i}", "blocked", kind="look", parent=long_key, error_code="parent_failed") for i in range(13)
+    ]
+    lines = rendered(records, 80)
+    text = "\n".join(lines)
+    assert all(len(line) <= 80 for line in lines), text
+    assert any(long_key + "," in line for line in lines) and f"`{long_key}`" in text
+    assert all(f"item-{i:03d}" in text for i in range(30))
+    assert "failed: training_failed: training failed" in text  # under the keys
+    assert text.count("HeyGen could not train from this input") == 1
+
+
+def test_off_a_terminal_each_group_is_one_line_and_each_fix_too():
+    lines = rendered(troubled(), 10_000)
+    row = next(line for line in lines if line.startswith("│ ava, ben, cat,"))
+    assert re.match(
+        rf"│ ava, ben, cat, {LONG} │ failed +│ training_failed: training failed: the source media could not be used +│ 1 ",
+        row,
+    )
+    assert any(line.startswith("│ …and 12 looks blocked by `ava`") for line in lines)
+    fix = next(line for line in lines if line.startswith(" 1. "))
+    assert fix.endswith("you run with --retry-failed") and TRAINING_FIX in fix
+    assert not [line for line in lines if line != line.rstrip()]  # nothing padded out to 10,000 columns
+
+
+def test_blocked_items_listed_on_their_own_share_one_fix():
+    records = [record("ava", "awaiting_consent")]
+    for key in ("l1", "l2"):
+        records.append(
+            record(key, "blocked", kind="look", parent="gone", error_code="parent_failed", error_message="x")
+        )
+    text = "\n".join(rendered(records, 80))
+    assert "│ l1, l2 │ blocked │" in text and text.count("fix the parent item") == 1
