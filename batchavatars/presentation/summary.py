@@ -304,9 +304,11 @@ def print_run(console: Console, result: RunResult, manifest: str, summary: dict[
     console.print(
         f"{result.elapsed:.1f} s, {plural(result.requests, 'request')} ({result.rate_limited} answered 429), "
         f"{plural(result.creations, 'creation')} ≈ {summary['credits']:g} credits, "
-        f"{plural(result.uploads, 'upload')}. Ledger: {summary['ledger']}",
+        f"{plural(result.uploads, 'upload')}.",
         highlight=False,
     )
+    # the path on a line of its own, never folded (as the report's): it is copied whole from a terminal
+    console.print(f"Ledger: {summary['ledger']}", soft_wrap=True, highlight=False)
     if result.stopped and result.stop_message:
         console.print(f"stopped: {result.stop_message}", highlight=False)
     if result.left_alone:
