@@ -225,15 +225,21 @@ def _run(manifest: str, shown: Shown, settings: dict[str, Any]) -> ExitCode:
 
 
 class _Hooks:
-    """What the CLI hangs on a run: log lines, the consent links for the live display, request
-    logs (-v), and the sandbox's preview images fetched while it is still up."""
+    """What the CLI hangs on a run: log lines, the consent links for the live display (and its
+    stopping line), request logs (-v), and the sandbox's preview images fetched while it is still up."""
 
     def __init__(self, shown: Shown, log: Callable[..., None], logger: structlog.BoundLogger, *, sandbox: bool) -> None:
         self._shown, self._log, self._logger, self._sandbox = shown, log, logger, sandbox
+        self._view: ProgressView | None = None
 
     def on_event(self, event: Event, /, **fields: Any) -> None:
+        links = self._shown.consent_links
         if event == "consent_requested" and fields.get("consent_url"):
-            self._shown.consent_links.append((str(fields.get("key")), str(fields["consent_url"])))
+            links.append((str(fields.get("key")), str(fields["consent_url"])))
+        elif event == "consent_approved":  # the person approved: that twin's link is no longer to send
+            links[:] = [link for link in links if link[0] != fields.get("key")]
+        elif event == "run_stopping" and self._view is not None:
+            self._view.stopping(fields)
         self._log(event, **fields)
 
     def on_response(self, method: str, route: str, status: int, ms: float, request_id: str | None) -> None:
@@ -242,7 +248,8 @@ class _Hooks:
     def display(self, snapshot: Callable[[], Snapshot]) -> ProgressView:
         from ..presentation.progress import ProgressView
 
-        return ProgressView(snapshot, consent_links=self._shown.consent_links)
+        self._view = ProgressView(snapshot, consent_links=self._shown.consent_links)
+        return self._view
 
     async def keep_previews(self, result: RunResult) -> None:
         # The sandbox's preview images go with it when the run ends: embed them while it is up.

@@ -4,11 +4,14 @@ consent links to send, cost. Rendered with rich, which writes no control charact
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..records import STATUSES, ErrorSource, Record, RunResult, Status
 
@@ -157,14 +160,10 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
     listed, under = _blocked_under_roots(records)
     if listed:
         console.print("Failed, blocked and unanswered", style="bold")
-        failed = Table(show_header=True, header_style="bold")
-        for col in ("key", "status", "error", "fix"):
-            failed.add_column(col, overflow="fold")
-        for rec in listed:
-            failed.add_row(rec.key, rec.status, _error_text(rec), advice(rec))
-            if rec.key in under:
-                failed.add_row("", "", _blocked_line(rec.key, under[rec.key]), "")
-        console.print(failed)
+        groups = _grouped(listed)
+        fixes = _numbered(g.fix for g in groups if g.fix)
+        console.print(_troubled_table(_troubled_rows(groups, under, fixes), console.width))
+        _print_fixes(console, fixes)
     waiting = [r for r in records if r.status == "awaiting_consent"]
     if waiting:
         console.print("Waiting for consent: send each link to the person depicted", style="bold")
@@ -175,6 +174,96 @@ def render_records(console: Console, records: list[Record], *, title: str) -> No
                 soft_wrap=True,
                 highlight=False,
             )
+
+
+@dataclass(slots=True)
+class _Group:
+    """Troubled items that read the same: one status, one error, one fix; one row for all their keys."""
+
+    status: str
+    error: str
+    fix: str
+    keys: list[str] = field(default_factory=list)
+
+
+def _grouped(listed: list[Record]) -> list[_Group]:
+    groups: dict[tuple[str, str, str], _Group] = {}
+    for rec in listed:
+        error, fix = _error_text(rec), advice(rec)
+        groups.setdefault((rec.status, error, fix), _Group(rec.status, error, fix)).keys.append(rec.key)
+    return list(groups.values())
+
+
+def _numbered(fixes: Iterable[str]) -> dict[str, int]:
+    """Each fix once, numbered in the order the rows first need it."""
+    numbers: dict[str, int] = {}
+    for fix in fixes:
+        numbers.setdefault(fix, len(numbers) + 1)
+    return numbers
+
+
+_Row = tuple[str, str, str, str]  # keys, status, error, fix number
+
+
+def _troubled_rows(groups: list[_Group], under: dict[str, list[Record]], fixes: dict[str, int]) -> list[_Row]:
+    rows: list[_Row] = []
+    for group in groups:
+        rows.append((", ".join(group.keys), group.status, group.error, str(fixes[group.fix]) if group.fix else ""))
+        rows += [(_blocked_line(key, under[key]), "", "", "") for key in group.keys if key in under]
+    return rows
+
+
+MIN_ERROR = 16  # the error column's least width beside the keys; below it the error goes under the keys
+_BORDERS = 13  # a four-column table's rules and padding
+
+
+def _troubled_table(rows: list[_Row], width: int) -> Table:
+    """Keys never break: the keys column is at least as wide as the longest key (as written in its
+    cell: with its comma or backticks), wrapping only between keys; the error column folds in
+    what is left. Where even that leaves too little, each error goes under its keys."""
+    longest = max(cell_len(word) for keys, *_ in rows for word in keys.split())
+    status_w = max(cell_len(status) for _, status, *_ in [*rows, ("", "status")])
+    fix_w = max(cell_len(fix) for *_, fix in [*rows, ("", "", "", "fix")])
+    room = width - _BORDERS - status_w - fix_w  # for keys and error together
+    if room - longest < MIN_ERROR:
+        return _stacked_table(rows)
+    table = Table(show_header=True, header_style="bold")
+    keys_max = max(cell_len(keys) for keys, *_ in [*rows, ("keys",)])
+    error_max = max(cell_len(error) for _, _, error, _ in rows)
+    if keys_max + error_max > room:  # the error takes up to half the room; the keys the rest, but all of the longest
+        table.add_column("keys", width=max(longest, min(keys_max, room - min(error_max, room // 2))))
+    else:
+        table.add_column("keys")
+    table.add_column("status", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    table.add_column("fix", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _stacked_table(rows: list[_Row]) -> Table:
+    """Keys too long to leave the error room beside them: status and error under the keys."""
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("keys, then status: error")
+    table.add_column("fix", no_wrap=True)
+    for keys, status, error, fix in rows:
+        table.add_row(f"{keys}\n{status}: {error}" if status else keys, fix)
+    return table
+
+
+def _print_fixes(console: Console, fixes: dict[str, int]) -> None:
+    """The fixes the rows refer to by number, each once: wrapped to the console under a hanging
+    indent (off a terminal, one line each)."""
+    if not fixes:
+        return
+    console.print("Fixes (by the number in the fix column)", style="bold")
+    indent = len(f" {len(fixes)}. ")
+    for fix, number in fixes.items():
+        lines = Text(fix).wrap(console, max(20, console.width - indent))
+        for i, line in enumerate(lines):
+            lead = f" {number}. ".rjust(indent) if i == 0 else " " * indent
+            console.print(lead + line.plain.rstrip(), highlight=False, soft_wrap=True)
 
 
 def _error_text(rec: Record) -> str:
@@ -213,9 +302,11 @@ def print_run(console: Console, result: RunResult, manifest: str, summary: dict[
     console.print(
         f"{result.elapsed:.1f} s, {plural(result.requests, 'request')} ({result.rate_limited} answered 429), "
         f"{plural(result.creations, 'creation')} ≈ {summary['credits']:g} credits, "
-        f"{plural(result.uploads, 'upload')}. Ledger: {summary['ledger']}",
+        f"{plural(result.uploads, 'upload')}.",
         highlight=False,
     )
+    # the path on a line of its own, never folded (as the report's): it is copied whole from a terminal
+    console.print(f"Ledger: {summary['ledger']}", soft_wrap=True, highlight=False)
     if result.stopped and result.stop_message:
         console.print(f"stopped: {result.stop_message}", highlight=False)
     if result.left_alone:
