@@ -18,7 +18,7 @@ from .apierrors import AuthFailed
 from .client import HeyGenClient, Page
 from .errors import AuthError, ServiceError
 from .events import Reporter
-from .ledger import Ledger
+from .ledger import LedgerStore
 from .lifecycle import ItemBook, new_record
 from .records import SENT, Record, Status
 from .requester import ItemFailed, Requester
@@ -110,7 +110,7 @@ class _Account:
 
 def adopt_existing(
     items: Iterable[ItemSpec],
-    ledger: Ledger,
+    ledger: LedgerStore,
     looks: list[dict[str, Any]],
     report: Reporter,
     origin: str | None = "adopted",

@@ -23,7 +23,7 @@ from .client import HeyGenClient
 from .errors import ApiUnreachable, AuthError, LedgerError
 from .events import Event, Reporter
 from .exitcodes import ExitCode
-from .ledger import Ledger
+from .ledger import LedgerStore
 from .lifecycle import ItemBook
 from .manifest import Manifest
 from .moves import moved
@@ -45,7 +45,7 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def bind_ledger(book: Ledger, name: str, value: str, fix: str) -> None:
+def bind_ledger(book: LedgerStore, name: str, value: str, fix: str) -> None:
     """A ledger holds the ids of one API and one account: running it against another would skip
     everything and export ids that do not exist there."""
     recorded = book.meta(name)
@@ -86,7 +86,7 @@ class Prepared:
 
 
 async def prepare_ledger(
-    loaded: Manifest, book: Ledger, client: HeyGenClient, requests: Requester, settings: RunSettings
+    loaded: Manifest, book: LedgerStore, client: HeyGenClient, requests: Requester, settings: RunSettings
 ) -> Prepared:
     """Bind the ledger to its API and account, adopt (--adopt), look up keys older than the replay
     window, and (when some key will be sent for the first time) read what the account holds."""
@@ -117,7 +117,7 @@ async def prepare_ledger(
     return Prepared(held, owners)
 
 
-def _past_the_window(loaded: Manifest, book: Ledger, settings: RunSettings) -> list[ItemSpec]:
+def _past_the_window(loaded: Manifest, book: LedgerStore, settings: RunSettings) -> list[ItemSpec]:
     stale = set(stale_intents(book.records(), now=time.time(), window=settings.replay_window))
     wanted = [spec for spec in loaded.items if spec.key in stale]
     if wanted:
@@ -129,7 +129,7 @@ def _past_the_window(loaded: Manifest, book: Ledger, settings: RunSettings) -> l
     return wanted
 
 
-async def run_plan(loaded: Manifest, book: Ledger, url: str, api_key: str, settings: RunSettings) -> RunResult:
+async def run_plan(loaded: Manifest, book: LedgerStore, url: str, api_key: str, settings: RunSettings) -> RunResult:
     """Everything a run does once its ledger is open and locked. With `handle_signals`, SIGINT and
     SIGTERM stop it cleanly at any moment: while the ledger is prepared that work ends at once,
     while the scheduler runs the requests in flight finish; either way the result says so (130).
@@ -158,7 +158,7 @@ async def run_plan(loaded: Manifest, book: Ledger, url: str, api_key: str, setti
 
 async def _run_plan(
     loaded: Manifest,
-    book: Ledger,
+    book: LedgerStore,
     url: str,
     api_key: str,
     settings: RunSettings,
@@ -267,7 +267,7 @@ class _Guarded:
                 self.stop(f"the on_event callback raised {type(exc).__name__}: {exc}")
 
 
-def interrupted_result(book: Ledger, loaded: Manifest, message: str | None, elapsed: float) -> RunResult:
+def interrupted_result(book: LedgerStore, loaded: Manifest, message: str | None, elapsed: float) -> RunResult:
     """A run stopped before its scheduler started: the manifest's records as the ledger has them."""
     records = book.records()
     mine = [records[spec.key] for spec in loaded.items if spec.key in records]
@@ -290,7 +290,7 @@ def interrupted_result(book: Ledger, loaded: Manifest, message: str | None, elap
 
 
 async def delete_replaced(
-    book: Ledger, client: HeyGenClient, requests: Requester, report: Reporter, *, include_adopted: bool
+    book: LedgerStore, client: HeyGenClient, requests: Requester, report: Reporter, *, include_adopted: bool
 ) -> list[str]:
     """Delete the old looks of replaced items whose replacement succeeded. Only looks this ledger
     made (unless include_adopted); a look already gone (404) counts as deleted."""
@@ -327,7 +327,7 @@ class Pruned:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def prune_candidates(manifest: Manifest, book: Ledger, *, include_adopted: bool) -> Pruned:
+def prune_candidates(manifest: Manifest, book: LedgerStore, *, include_adopted: bool) -> Pruned:
     """The records of items no longer in the manifest: to delete, or kept (adopted ones)."""
     found = Pruned()
     the_plan = build_plan(manifest.items, book.records())
@@ -342,7 +342,7 @@ def prune_candidates(manifest: Manifest, book: Ledger, *, include_adopted: bool)
     return found
 
 
-async def delete_pruned(book: Ledger, url: str, api_key: str, settings: RunSettings, found: Pruned) -> None:
+async def delete_pruned(book: LedgerStore, url: str, api_key: str, settings: RunSettings, found: Pruned) -> None:
     """Delete each candidate's look and forget its record; a look already gone counts as deleted."""
     async with HeyGenClient(url, api_key) as client:
         requests = Requester.alone(RetryPolicy(max_attempts=settings.max_attempts), settings.on_event)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from .ledger import Ledger, now_iso
+from .ledger import LedgerStore, now_iso
 from .records import ErrorSource, Record, Status, look_details
 from .spec import ItemSpec
 
@@ -90,9 +90,9 @@ _NO_ERROR: dict[str, Any] = dict(
 
 class ItemBook:
     """Writes item state: owns no state of its own, keeps the in-memory record and the ledger
-    row equal after every call (Ledger.update sets both), refuses moves the table forbids."""
+    row equal after every call (the ledger's update sets both), refuses moves the table forbids."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: LedgerStore) -> None:
         self.ledger = ledger
 
     def _move(self, record: Record, transition: Transition, *, to: Status | None = None, **changes: Any) -> Record:

@@ -28,7 +28,7 @@ import anyio.to_thread
 
 from .apierrors import no_route
 from .client import ASSET_IDS_MAX, CHUNK, MULTIPART_LIMIT, HeyGenClient
-from .ledger import Ledger
+from .ledger import LedgerStore
 from .payload import KEY_PREFIX
 from .records import ErrorSource
 from .requester import Abandoned, ItemFailed, Requester
@@ -45,7 +45,7 @@ WAITING = frozenset({"queued", "processing", "pending", "pending_upload"})  # no
 class AssetStore:
     """Owns the asset ids this run knows (by path and by content), their readiness and the upload count."""
 
-    def __init__(self, ledger: Ledger, client: HeyGenClient, requests: Requester) -> None:
+    def __init__(self, ledger: LedgerStore, client: HeyGenClient, requests: Requester) -> None:
         self._ledger = ledger
         self._client = client
         self._requests = requests

@@ -17,7 +17,7 @@ import anyio
 from ..client import HeyGenClient
 from ..events import Snapshot
 from ..exitcodes import ExitCode
-from ..ledger import Ledger
+from ..ledger import LedgerStore
 from ..lifecycle import ItemBook, Transition, new_record
 from ..meter import Meter, RateMeter, TrainingGate, Unlimited
 from ..ownership import Owners
@@ -44,7 +44,7 @@ class Scheduler:
     def __init__(
         self,
         plan: Plan,
-        ledger: Ledger,
+        ledger: LedgerStore,
         client: HeyGenClient,
         settings: RunSettings = DEFAULTS,
         held: Mapping[str, str] | None = None,

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import LedgerError
-from .records import RECORD_FIELDS, Record, from_column, to_column
+from ..errors import LedgerError
+from ..records import RECORD_FIELDS, Record, from_column, to_column
 
 SCHEMA_VERSION = 4
 
