@@ -11,8 +11,10 @@ defaults (settings.py); nothing is printed here, events go to the callback you p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
+import json
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from . import apply
+from . import apply, saved_plan
 from .apply import Pruned
 from .client import DEFAULT_BASE_URL
 from .credentials import api_key_from_env, checked_key
@@ -130,6 +132,28 @@ class Served:
     world: dict[str, object] | None = None
 
 
+def _read_saved(where: str | os.PathLike[str] | None) -> saved_plan.SavedPlan | None:
+    if where is None:
+        return None
+    try:
+        text = Path(where).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"--plan {where}: cannot read it ({exc.strerror or exc}). Fix: name a file plan -o wrote"
+        ) from None
+    return saved_plan.SavedPlan.read(text, str(where))
+
+
+def _still_holds(expected: saved_plan.SavedPlan, loaded: Manifest, records: dict[str, Record]) -> None:
+    """Checked under the ledger's lock, before anything is sent: nobody can move it in between."""
+    moved = expected.moved(loaded.items, records)
+    if moved:
+        raise UsageError(
+            f"{expected.where}: the plan no longer holds, nothing was sent: {'; '.join(moved)}. "
+            "Fix: make the plan again (plan -o FILE), review it, and run that one"
+        )
+
+
 def _sandbox_world(book: Ledger, served: Served, report: Reporter) -> None:
     """A sandbox ledger holds the ids of one simulated world: when that world is gone (deleted, or
     the ledger is older than worlds kept on disk), its records name avatars that exist nowhere, and
@@ -186,15 +210,18 @@ def plan(
     recreate: tuple[str, ...] = (),
     retry_failed: bool = False,
     moves: tuple[tuple[str, str], ...] = (),
+    save_to: str | os.PathLike[str] | None = None,
 ) -> Plan:
-    """What `run` would do against the ledger, without any API call (`moves`: as run's)."""
+    """What `run` would do against the ledger, without any API call (`moves`: as run's). `save_to`:
+    also write the plan there, with what it was made from, for `run --plan` (saved_plan.py)."""
     loaded = _manifest(manifest)
     path = ledger_path(loaded, ledger, sandbox=sandbox)
     records: dict[str, Record] = {}
     if path.exists():
         with _reading(path, loaded, sandbox=sandbox) as book:
             records = book.records()
-    return build_plan(
+    options = dict(only=only, exclude=exclude, recreate=recreate, retry_failed=retry_failed, moves=moves)
+    the_plan = build_plan(
         loaded.items,
         records,
         recreate=recreate,
@@ -203,6 +230,22 @@ def plan(
         retry_failed=retry_failed,
         moves=dict(moves),
     )
+    if save_to is not None:
+        doc = saved_plan.saved(the_plan, str(path), str(loaded.path), loaded.items, records, options)
+        _write_atomically(Path(save_to), json.dumps(doc, indent=2) + "\n")
+    return the_plan
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = target.with_name(f".{target.name}.tmp")
+        scratch.write_text(text, encoding="utf-8")
+        os.replace(scratch, target)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {target} ({exc.strerror or exc}). Fix: name a file somewhere writable"
+        ) from None
 
 
 def check(
@@ -378,13 +421,18 @@ async def arun(manifest: ManifestLike, settings: RunSettings) -> RunResult:
     loaded = _manifest(manifest)
     path = ledger_path(loaded, settings.ledger, sandbox=settings.sandbox)
     key = resolve_key(sandbox=settings.sandbox, api_key=settings.api_key)
+    expected = _read_saved(settings.saved_plan)
+    if expected is not None:
+        settings = dataclasses.replace(settings, **expected.settings())
     new = not path.exists()
     book = Ledger(path)
     try:
         with book.exclusive(), api_server(sandbox=settings.sandbox, base_url=url, ledger=path) as served:
             book.bind_manifest(loaded.path, default=_is_default(loaded, path, settings.sandbox))
             _sandbox_world(book, served, settings.on_event)
-            result = await apply.run_plan(loaded, book, served.url, key, settings)
+            if expected is not None:
+                _still_holds(expected, loaded, book.records())
+            result = await apply.run_plan(loaded, book, served.url, key, settings, expected=expected)
             result.ledger = path
             if settings.on_finish is not None:
                 await settings.on_finish(result)

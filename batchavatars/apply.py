@@ -20,7 +20,7 @@ import anyio
 from .adopt import account_looks, adopt_existing, stale_intents
 from .apierrors import AuthFailed
 from .client import HeyGenClient
-from .errors import ApiUnreachable, AuthError, LedgerError
+from .errors import ApiUnreachable, AuthError, LedgerError, UsageError
 from .events import Event, Reporter
 from .exitcodes import ExitCode
 from .ledger import LedgerStore
@@ -32,6 +32,7 @@ from .planner import build_plan
 from .records import Record, RunResult, Status, StopReason
 from .requester import Abandoned, ItemFailed, Requester
 from .retry import RetryPolicy
+from .saved_plan import SavedPlan
 from .scheduler import Scheduler
 from .settings import RunSettings
 from .spec import ItemSpec
@@ -129,11 +130,20 @@ def _past_the_window(loaded: Manifest, book: LedgerStore, settings: RunSettings)
     return wanted
 
 
-async def run_plan(loaded: Manifest, book: LedgerStore, url: str, api_key: str, settings: RunSettings) -> RunResult:
+async def run_plan(
+    loaded: Manifest,
+    book: LedgerStore,
+    url: str,
+    api_key: str,
+    settings: RunSettings,
+    *,
+    expected: SavedPlan | None = None,
+) -> RunResult:
     """Everything a run does once its ledger is open and locked. With `handle_signals`, SIGINT and
     SIGTERM stop it cleanly at any moment: while the ledger is prepared that work ends at once,
     while the scheduler runs the requests in flight finish; either way the result says so (130).
-    An exception in `on_event` stops the run the same clean way and is then raised to the caller."""
+    An exception in `on_event` stops the run the same clean way and is then raised to the caller.
+    `expected`: a saved plan the run must do exactly, or nothing at all."""
     guard = _Guarded(settings.on_event)
     settings = dataclasses.replace(settings, on_event=guard)
     stop = _Interrupts()
@@ -143,7 +153,7 @@ async def run_plan(loaded: Manifest, book: LedgerStore, url: str, api_key: str, 
         if settings.handle_signals:
             watchers.start_soon(stop.watch)
         try:
-            result = await _run_plan(loaded, book, url, api_key, settings, stop, guard)
+            result = await _run_plan(loaded, book, url, api_key, settings, stop, guard, expected)
         except Exception as exc:  # raised as itself below, not inside the task group's ExceptionGroup
             failure = exc
         watchers.cancel_scope.cancel()
@@ -164,6 +174,7 @@ async def _run_plan(
     settings: RunSettings,
     stop: _Interrupts,
     guard: _Guarded,
+    expected: SavedPlan | None,
 ) -> RunResult | None:
     report = settings.on_event
     for note in loaded.notes:
@@ -186,6 +197,11 @@ async def _run_plan(
             exclude=list(settings.exclude),
             retry_failed=settings.retry_failed,
         )
+        if expected is not None and (differs := expected.differs_from(the_plan)):
+            raise UsageError(
+                f"{expected.where}: the run would not do what the plan says, nothing was sent: "
+                f"{'; '.join(differs[:10])}. Fix: make the plan again (plan -o FILE), review it, and run that one"
+            )
         for note in the_plan.notes:
             report("note", note=note)
         scheduler = Scheduler(the_plan, book, client, settings, held=prepared.held, owners=prepared.owners)

@@ -46,6 +46,9 @@ class RunSettings:
     delete_replaced: bool = False  # delete the looks of replaced items once their replacements succeeded
     include_adopted: bool = False  # ... even those adopted from the account rather than made by this ledger
     moves: tuple[tuple[str, str], ...] = ()  # (old key, new key): a key renamed in the manifest keeps its look
+    # A plan saved with `plan -o FILE`: applied exactly (with the options it was made with), and
+    # refused (exit 2, nothing sent) when the manifest or the ledger moved since.
+    saved_plan: str | os.PathLike[str] | None = None
     # Polling and jitter: the defaults suit HeyGen; tests and benchmarks tighten them.
     poll_min: float = 0.5
     poll_max: float = 30.0

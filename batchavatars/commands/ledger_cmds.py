@@ -34,37 +34,6 @@ if TYPE_CHECKING:
 TABLE_LIMIT = 1000
 
 
-def _plan_rows(the_plan: Plan) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = [
-        {
-            "key": s.spec.key,
-            "kind": s.spec.kind,
-            "type": s.spec.type,
-            "name": s.spec.name,
-            "parent": s.spec.parent,
-            "action": s.action,
-            "reason": s.reason,
-            "status": s.status,
-        }
-        for s in the_plan.steps.values()
-    ]
-    rows += [
-        {
-            "key": r.key,
-            "kind": r.kind,
-            "type": r.type,
-            "name": r.name,
-            "parent": r.parent,
-            "action": "prune",
-            "reason": the_plan.why_prune(r),
-            "status": r.status,
-            "look_id": r.look_id,
-        }
-        for r in the_plan.prune
-    ]
-    return rows
-
-
 def _plan_entries(the_plan: Plan) -> Iterator[tuple[str, str, str, str, str]]:
     """(key, kind, parent, action, reason) for every item the plan touches, the prunes last."""
     for step in the_plan.steps.values():
@@ -110,6 +79,13 @@ def _plan_table(the_plan: Plan, heading: str) -> None:
 @move_option
 @sandbox_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
+@click.option(
+    "-o",
+    "--output",
+    type=OUT_FILE,
+    metavar="FILE",
+    help="Also save the plan (the --json document and what it was made from) for `run --plan FILE`.",
+)
 def plan(
     manifest: str,
     ledger: str | None,
@@ -120,6 +96,7 @@ def plan(
     moves: tuple[tuple[str, str], ...],
     sandbox: bool,
     as_json: bool,
+    output: str | None,
 ) -> None:
     """What `run` would do against the ledger: each item's action (create / skip / poll / retry /
     rename / changed / replace) and why, and a `prune` line for each record whose item left the
@@ -129,9 +106,10 @@ def plan(
     \b
     Example:  batchavatars plan manifests/example.yaml --json
     """
-    from .. import api
+    from .. import api, saved_plan
 
     with user_errors():
+        check_output("-o/--output", output, makes_folders=True)
         loaded = load(manifest)
         path = api.ledger_path(loaded, ledger, sandbox=sandbox)
         the_plan = api.plan(
@@ -143,11 +121,13 @@ def plan(
             recreate=recreate,
             retry_failed=retry_failed,
             moves=moves,
+            save_to=output,
         )
         counts = the_plan.counts()
+        if output:
+            say(f"saved the plan to {output}: apply exactly it with run {manifest} --plan {output}")
         if as_json:
-            document = {"items": _plan_rows(the_plan), "counts": counts, "notes": the_plan.notes, "ledger": str(path)}
-            click.echo(json.dumps(document, indent=2))
+            click.echo(json.dumps(saved_plan.document(the_plan, str(path)), indent=2))
             return
         summary = ", ".join(f"{n:,} {action}" for action, n in sorted(counts.items())) or "nothing to do"
         heading = f"Plan for {manifest} (ledger {path}): {summary}"

@@ -92,6 +92,14 @@ if TYPE_CHECKING:
 )
 @click.option("--include-adopted", is_flag=True, help="With --delete-replaced: also looks adopted from the account.")
 @move_option
+@click.option(
+    "--plan",
+    "saved_plan",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Apply exactly a plan saved with `plan -o FILE` (its options too); exit 2, nothing sent, "
+    "when the manifest or the ledger changed since it was made.",
+)
 @only_option
 @exclude_option
 @click.option(
