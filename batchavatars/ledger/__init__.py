@@ -14,9 +14,10 @@ from typing import Protocol
 
 from ..records import Record
 from ._common import now_iso
+from ._postgres import PostgresLedger
 from ._sqlite import Ledger, default_ledger_path, remove_ledger
 
-__all__ = ["Ledger", "LedgerStore", "default_ledger_path", "now_iso", "remove_ledger"]
+__all__ = ["Ledger", "LedgerStore", "PostgresLedger", "default_ledger_path", "now_iso", "remove_ledger"]
 
 
 class LedgerStore(Protocol):
