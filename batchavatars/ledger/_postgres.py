@@ -17,6 +17,7 @@ postgresql:// URL is a LedgerError that says how to install it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -136,7 +137,10 @@ _SCHEMA_LOCK = lock_key("batchavatars-schema")  # not 'batchavatars:' + a worksp
 
 def shown_url(url: str) -> str:
     """The URL without its password (in its user part or a `password=` parameter), for messages."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # malformed (an unclosed [IPv6]): still no password between the user and the @
+        return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1@", url)
     if not parts.scheme:  # a key=value conninfo rather than a URL
         return re.sub(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S*)", "", url).strip()
     netloc = parts.netloc
@@ -151,11 +155,14 @@ def _passwords(url: str) -> list[str]:
     """The password a URL carries, as written and decoded: kept out of every message."""
     from psycopg.conninfo import conninfo_to_dict
 
-    try:
+    decoded = written = None
+    with contextlib.suppress(Exception):  # a malformed URL: connecting says what is wrong with it
         decoded = conninfo_to_dict(url).get("password")
-    except Exception:  # a malformed URL: connecting says what is wrong with it
-        decoded = None
-    written = urlsplit(url).password if "://" in url else None
+    try:
+        written = urlsplit(url).password if "://" in url else None
+    except ValueError:
+        found = re.search(r"//[^/@:]*:([^/@]*)@", url)
+        written = found.group(1) if found else None
     return sorted({str(p) for p in (decoded, written) if p}, key=len, reverse=True)
 
 
@@ -298,6 +305,7 @@ class PostgresLedger:
     def _reason(self, exc: BaseException) -> str:
         """libpq's words on one line, and never a password the URL carried."""
         reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = reason.replace(self._url, shown_url(self._url))  # libpq quotes a URL it cannot parse
         for secret in self._secrets:
             reason = reason.replace(secret, "***")
         return reason
@@ -305,6 +313,8 @@ class PostgresLedger:
     def _failure(self, exc: BaseException) -> LedgerError:
         state = getattr(exc, "sqlstate", None)
         reason = self._reason(exc)
+        if state == _READ_ONLY and self.readonly:
+            return LedgerError(f"{self.path}: opened read-only, to read ({reason}). Fix: a run opens it to write")
         if state == _READ_ONLY:
             return LedgerError(
                 f"{self.path}: the ledger is read-only here ({reason}). A run records every step, so it needs "
