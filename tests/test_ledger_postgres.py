@@ -162,3 +162,17 @@ def test_without_the_server_its_tests_skip_but_fail_under_ci(monkeypatch, ci):
     with pytest.raises(expected, match=r"PostgreSQL's server \(initdb, pg_ctl\) not found") as stopped:
         next(pg.postgres_cluster())
     assert ("under CI=true" in str(stopped.value)) == bool(ci)
+
+
+def test_a_read_only_opening_is_read_only_on_the_server_and_may_still_hold_the_lock(postgres_url):
+    PostgresLedger(postgres_url, "ro").put(rec())
+    reader = PostgresLedger(postgres_url, "ro", readonly=True)
+    assert reader._db.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+    assert reader._db.execute("SHOW tcp_keepalives_idle").fetchone() == ("30",)
+    writer = PostgresLedger(postgres_url, "ro")
+    with (
+        reader.exclusive(command="batchavatars report"),
+        pytest.raises(LedgerError, match="holds this workspace"),
+        writer.exclusive(),
+    ):
+        pass

@@ -219,17 +219,15 @@ class PostgresLedger:
                 "that the server runs and lets this user in (its password from PGPASSWORD or ~/.pgpass), "
                 "and that the database exists"
             ) from None
-        settings = {**_SESSION, "idle_session_timeout": "0"}
-        if self.readonly:
-            settings["default_transaction_read_only"] = "on"
-        for name, value in settings.items():
-            try:
-                db.execute("SELECT set_config(%s, %s, false)", (name, value))
-            except psycopg.Error as exc:
-                if name == "default_transaction_read_only":
-                    db.close()
-                    raise self._failure(exc) from None
-                # an older server without idle_session_timeout (PostgreSQL < 14): nothing to undo
+        settings = {**_SESSION, **({"default_transaction_read_only": "on"} if self.readonly else {})}
+        try:
+            calls = ", ".join(["set_config(%s, %s, false)"] * len(settings))
+            db.execute(f"SELECT {calls}", [part for pair in settings.items() for part in pair])
+        except psycopg.Error as exc:
+            db.close()
+            raise self._failure(exc) from None
+        with contextlib.suppress(psycopg.Error):  # PostgreSQL < 14 has no idle_session_timeout: none to undo
+            db.execute("SET idle_session_timeout = 0")
         return db
 
     def _open(self, *, create: bool) -> None:
