@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check fmt bench install browser clean
+.PHONY: demo test check fmt bench install browser postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,20 @@ browser:
 	  && (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1; } \
 	  || echo "NOTE: chromium could not be installed here: the report's browser tests will skip"
 
+# The PostgreSQL ledger's tests start a throwaway cluster of their own from the server's binaries
+# (initdb, pg_ctl): installed here when missing, as chromium is; where they cannot be had, they skip.
+HAVE_INITDB := { ls /usr/lib/postgresql/*/bin/initdb || test -x "$$(pg_config --bindir 2>/dev/null)/initdb" \
+  || command -v initdb; } >/dev/null 2>&1
+postgres:
+	@$(HAVE_INITDB) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && apt-get install -y -qq postgresql) >/dev/null 2>&1; } \
+	  || echo "NOTE: PostgreSQL's server could not be installed here: the PostgreSQL ledger's tests will skip"
+
 # Everything, the slow soak and kill tests included (a plain `pytest` skips those).
-test: check browser
+test: check browser postgres
 	$(BIN)/python -m pytest -m "slow or not slow"; status=$$?; \
 	command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium not found, so the report's browser tests were skipped (apt-get install -y chromium)"; \
+	$(HAVE_INITDB) || echo "NOTE: PostgreSQL's initdb not found, so the PostgreSQL ledger's tests were skipped (apt-get install -y postgresql)"; \
 	exit $$status
 
 # The scheduler against two baselines, then the operator-facing budgets: validate and plan of

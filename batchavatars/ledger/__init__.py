@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Protocol
 
 from ..records import Record
-from ._sqlite import Ledger, default_ledger_path, now_iso, remove_ledger
+from ._common import now_iso
+from ._postgres import PostgresLedger
+from ._sqlite import Ledger, default_ledger_path, remove_ledger
 
-__all__ = ["Ledger", "LedgerStore", "default_ledger_path", "now_iso", "remove_ledger"]
+__all__ = ["Ledger", "LedgerStore", "PostgresLedger", "default_ledger_path", "now_iso", "remove_ledger"]
 
 
 class LedgerStore(Protocol):
@@ -23,8 +25,13 @@ class LedgerStore(Protocol):
     on its own (but inside `batch()`), before anything depends on it: a process killed at any
     moment leaves a ledger the next run reads right."""
 
-    path: Path  # where it is, for messages (a PostgreSQL ledger: its database and workspace)
     readonly: bool
+
+    @property
+    def path(self) -> Path | str:
+        """Where it is, for messages: an SQLite ledger's file (a Path); a PostgreSQL ledger's URL,
+        without its password, and workspace (a str: `postgresql://ci@db:5432/heygen#team`)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -52,4 +59,8 @@ class LedgerStore(Protocol):
     def meta(self, name: str) -> str | None: ...
     def set_meta(self, name: str, value: str) -> None: ...
     def bind_manifest(self, manifest: Path, *, default: bool) -> None: ...
-    def exclusive(self) -> AbstractContextManager[None]: ...
+    def exclusive(self, timeout: float = 0.0, command: str = "") -> AbstractContextManager[None]:
+        """Hold the ledger for one run: tried again for up to `timeout` seconds while another holds it,
+        then a LedgerError naming that holder (pid, host, its `command`, since). A holder that dies,
+        even by kill -9, frees it."""
+        ...

@@ -18,11 +18,11 @@ import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import LedgerError
 from ..records import RECORD_FIELDS, Record, from_column, to_column
+from ._common import LOCK_RETRY_SQLITE, describe_holder, keep_trying, lock_fix, now_iso
 
 SCHEMA_VERSION = 4
 
@@ -92,10 +92,6 @@ _ADDED_COLUMNS = (
 
 # What a schema-2 ledger recorded as HeyGen's definitive word that was a refusal of the account.
 _ACCOUNT_REFUSED = "error_source='heygen' AND error_code IN ('insufficient_credit', 'unauthorized', 'forbidden')"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 _TABLES = frozenset({"items", "assets", "meta", "history"})
@@ -447,7 +443,9 @@ class Ledger:
     # -- one run at a time -------------------------------------------------------------------
 
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self, timeout: float = 0.0, command: str = "") -> Iterator[None]:
+        """One run at a time: an flock on `<ledger>.lock`, tried every 0.1 s for up to `timeout`
+        seconds, its holder (pid, host, `command`, since) written into the file for the next to name."""
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
             fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -457,24 +455,29 @@ class Ledger:
                 "Fix: put the ledger in a writable folder (--ledger PATH)"
             ) from None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_holder(fd)
-                raise LedgerError(
-                    f"{self.path}: another run is using this ledger ({holder}). "
-                    "Fix: wait for it to finish, or stop it; a killed run's lock frees itself"
-                ) from None
+            if not keep_trying(lambda: _try_flock(fd), timeout, LOCK_RETRY_SQLITE):
+                raise LedgerError(f"{self.path}: another run is using this ledger ({_read_holder(fd)}). {lock_fix()}")
+            holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": now_iso()}
             os.ftruncate(fd, 0)
-            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}).encode())
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
             yield
         finally:
             os.close(fd)  # closing releases the flock
 
 
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def _read_holder(fd: int) -> str:
     try:
         info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
-    except (OSError, ValueError):
+        if not info.get("pid"):
+            return "holder unknown"  # its holder is between truncating the file and writing it
+        return describe_holder(info.get("pid"), info.get("host"), info.get("command"), info.get("since"))
+    except (OSError, ValueError, AttributeError):
         return "holder unknown"
