@@ -10,27 +10,22 @@ defaults (settings.py); nothing is printed here, events go to the callback you p
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TextIO, TypeVar
-from urllib.parse import urlsplit
 
 import anyio
 
 from . import apply, saved_plan
 from .apply import Pruned
-from .client import DEFAULT_BASE_URL
-from .credentials import api_key_from_env, checked_key
-from .errors import ApiUnreachable, UsageError
-from .events import Reporter
-from .ledger import Ledger, default_ledger_path, remove_ledger
+from .errors import ApiUnreachable, LedgerError, NoLedgerYet, UsageError
+from .ledger import LedgerTarget, open_ledger, release_stale_lock, remove_ledger
 from .manifest import Manifest, load_manifest
 from .planner import Plan, build_plan
 from .preflight import Preflight, creations, fetch_account
@@ -39,97 +34,43 @@ from .presentation.report import default_previews_dir, write_report
 from .presentation.report_previews import Previews
 from .presentation.report_previews import embed_previews as fetch_previews
 from .records import Record, RunResult
+from .resolve import (
+    SANDBOX_KEY,
+    ManifestLike,
+    api_server,
+    api_url,
+    existing_target,
+    is_default,
+    ledger_target,
+    reading,
+    resolve_base_url,
+    resolve_key,
+    sandbox_world,
+)
 from .settings import CREDIT_PRICE, RunSettings
 
-SANDBOX_KEY = "sandbox-key"  # the simulator accepts any key; never a real one
+__all__ = [
+    "SANDBOX_KEY",
+    "api_url",
+    "check",
+    "export",
+    "ledger_target",
+    "plan",
+    "prune",
+    "report",
+    "resolve_base_url",
+    "resolve_key",
+    "run",
+    "status",
+]
 
-ManifestLike = str | os.PathLike[str] | Manifest
 P = ParamSpec("P")
 T = TypeVar("T")
+Where = str | os.PathLike[str] | None  # a ledger: an SQLite file, or a postgresql:// URL
 
 
 def _manifest(manifest: ManifestLike) -> Manifest:
     return manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
-
-
-# -- what every command resolves the same way -----------------------------------------------------
-
-
-def ledger_path(
-    manifest: ManifestLike | None, ledger: str | os.PathLike[str] | None = None, *, sandbox: bool = False
-) -> Path:
-    """`ledger`, else BATCHAVATARS_LEDGER, else `<manifest>.ledger.db` beside the manifest
-    (`<manifest>.sandbox.ledger.db` for sandbox trials)."""
-    chosen = ledger or os.environ.get("BATCHAVATARS_LEDGER")
-    if chosen:
-        return Path(chosen)
-    if manifest is None:
-        raise UsageError("which ledger? Fix: name the MANIFEST, or pass --ledger PATH (or set BATCHAVATARS_LEDGER)")
-    return default_ledger_path(_path_of(manifest), sandbox=sandbox)
-
-
-def _path_of(manifest: ManifestLike) -> Path:
-    return manifest.path if isinstance(manifest, Manifest) else Path(manifest)
-
-
-def _is_default(manifest: ManifestLike, path: Path, sandbox: bool) -> bool:
-    """A ledger at its default place beside its manifest follows it when the folder moves."""
-    return path.resolve() == default_ledger_path(_path_of(manifest).resolve(), sandbox=sandbox)
-
-
-def resolve_key(*, sandbox: bool, api_key: str | None = None) -> str:
-    """The key a command sends: the sandbox's own, the one given, else HEYGEN_API_KEY, else the
-    official CLI's credentials file."""
-    if sandbox:
-        return SANDBOX_KEY
-    return checked_key(api_key) if api_key else api_key_from_env()
-
-
-def api_url(sandbox: bool, base_url: str | None) -> str | None:
-    """The base URL a command names (None for the sandbox); both at once is a usage error."""
-    if sandbox and base_url:
-        raise UsageError(
-            f"--sandbox runs against the built-in simulator, --base-url {base_url} against another API. "
-            "Fix: pass one of them"
-        )
-    return None if sandbox else resolve_base_url(base_url)
-
-
-def resolve_base_url(base_url: str | None) -> str:
-    """The one given, else HEYGEN_BASE_URL, else HeyGen's; an http(s) URL, or a usage error."""
-    url = base_url or os.environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL
-    parsed = urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise UsageError(
-            f"base URL {url!r} is not an http(s) URL. Fix: pass --base-url https://api.heygen.com "
-            "(or set HEYGEN_BASE_URL)"
-        )
-    return url
-
-
-@contextlib.contextmanager
-def api_server(*, sandbox: bool, base_url: str | None, ledger: Path | None = None) -> Iterator[Served]:
-    """The API a command talks to: HeyGen's (or the one given), or for `sandbox` the built-in
-    simulator, started on loopback for as long as the block lasts. With the sandbox `ledger`, the
-    simulator keeps its world (its avatars, assets and replays) in a file beside that ledger, so a
-    second sandbox run continues as a second run against HeyGen would."""
-    if not sandbox:
-        yield Served(resolve_base_url(base_url))
-        return
-    from .sandbox import SandboxConfig, serve, world_path  # the simulator loads only when asked for
-
-    world = world_path(ledger) if ledger is not None else None
-    # Quick enough for a demo, slow enough to watch training and consent happen.
-    with serve(SandboxConfig(training_seconds=1.5, consent_approval_seconds=3.0), world=world) as handle:
-        yield Served(handle.url, handle.world() if world is not None else None)
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    """The API's URL, and for a sandbox with a world what it says of it (`id`, `loaded`, `reason`)."""
-
-    url: str
-    world: dict[str, object] | None = None
 
 
 def _read_saved(where: str | os.PathLike[str] | None) -> saved_plan.SavedPlan | None:
@@ -154,47 +95,15 @@ def _still_holds(expected: saved_plan.SavedPlan, loaded: Manifest, records: dict
         )
 
 
-def _sandbox_world(book: Ledger, served: Served, report: Reporter) -> None:
-    """A sandbox ledger holds the ids of one simulated world: when that world is gone (deleted, or
-    the ledger is older than worlds kept on disk), its records name avatars that exist nowhere, and
-    the trial starts afresh, saying so in one line, instead of turning them into failures."""
-    if served.world is None:
-        return
-    world = str(served.world.get("id"))
-    if book.meta("sandbox_world") != world and book.records():
-        reason = served.world.get("reason") or "another world"
-        report(
-            "note", note=f"{book.path}: the sandbox's world of this trial is gone ({reason}); starting the trial afresh"
-        )
-        book.clear()
-    book.set_meta("sandbox_world", world)
-
-
-@contextlib.contextmanager
-def _reading(path: Path, manifest: ManifestLike | None = None, *, sandbox: bool = False) -> Iterator[Ledger]:
-    """An existing ledger opened read-only (never changed, fine in a read-only folder); with a
-    manifest, refused when another manifest made it."""
-    book = Ledger(path, create=False, readonly=True)
+def _records(target: LedgerTarget, loaded: Manifest, sandbox: bool) -> dict[str, Record]:
+    """The records a plan is made against: none where no run has made the ledger yet."""
+    if target.url is None and not target.local.exists():
+        return {}
     try:
-        if manifest is not None:
-            book.bind_manifest(_path_of(manifest), default=_is_default(manifest, path, sandbox))
-        yield book
-    finally:
-        book.close()
-
-
-def _existing_ledger(
-    manifest: str | os.PathLike[str] | None, ledger: str | os.PathLike[str] | None, sandbox: bool
-) -> Path:
-    """The ledger a reading command names, saying so when only the sandbox trial's exists."""
-    path = ledger_path(manifest, ledger, sandbox=sandbox)
-    if not sandbox and not path.exists() and manifest and not ledger:
-        trial = ledger_path(manifest, None, sandbox=True)
-        if trial.exists():
-            raise UsageError(
-                f"{path}: no ledger here yet, only the sandbox trial's. Fix: add --sandbox to read {trial}"
-            )
-    return path
+        with reading(target, loaded, sandbox=sandbox) as book:
+            return book.records()
+    except NoLedgerYet:
+        return {}
 
 
 # -- the commands ---------------------------------------------------------------------------------
@@ -203,7 +112,8 @@ def _existing_ledger(
 def plan(
     manifest: ManifestLike,
     *,
-    ledger: str | os.PathLike[str] | None = None,
+    ledger: Where = None,
+    workspace: str | None = None,
     sandbox: bool = False,
     only: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
@@ -215,11 +125,8 @@ def plan(
     """What `run` would do against the ledger, without any API call (`moves`: as run's). `save_to`:
     also write the plan there, with what it was made from, for `run --plan` (saved_plan.py)."""
     loaded = _manifest(manifest)
-    path = ledger_path(loaded, ledger, sandbox=sandbox)
-    records: dict[str, Record] = {}
-    if path.exists():
-        with _reading(path, loaded, sandbox=sandbox) as book:
-            records = book.records()
+    target = ledger_target(loaded, ledger, sandbox=sandbox, workspace=workspace)
+    records = _records(target, loaded, sandbox)
     options = dict(only=only, exclude=exclude, recreate=recreate, retry_failed=retry_failed, moves=moves)
     the_plan = build_plan(
         loaded.items,
@@ -231,7 +138,7 @@ def plan(
         moves=dict(moves),
     )
     if save_to is not None:
-        doc = saved_plan.saved(the_plan, str(path), str(loaded.path), loaded.items, records, options)
+        doc = saved_plan.saved(the_plan, str(target), str(loaded.path), loaded.items, records, options)
         _write_atomically(Path(save_to), json.dumps(doc, indent=2) + "\n")
     return the_plan
 
@@ -251,7 +158,8 @@ def _write_atomically(target: Path, text: str) -> None:
 def check(
     manifest: ManifestLike,
     *,
-    ledger: str | os.PathLike[str] | None = None,
+    ledger: Where = None,
+    workspace: str | None = None,
     sandbox: bool = False,
     only: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
@@ -262,7 +170,7 @@ def check(
     """Before a big batch: is the manifest usable, does the key work (GET /v3/users/me), and do
     the account's credits cover the creations the plan needs? No avatar is made."""
     url = api_url(sandbox, base_url)
-    the_plan = plan(manifest, ledger=ledger, sandbox=sandbox, only=only, exclude=exclude)
+    the_plan = plan(manifest, ledger=ledger, workspace=workspace, sandbox=sandbox, only=only, exclude=exclude)
     key = resolve_key(sandbox=sandbox, api_key=api_key)
     with api_server(sandbox=sandbox, base_url=url) as served:
         account = anyio.run(fetch_account, served.url, key)
@@ -272,37 +180,39 @@ def check(
 
 @dataclass(frozen=True, slots=True)
 class LedgerState:
-    """A ledger as `status` reads it: where it is and its records."""
+    """A ledger as `status` reads it: which it is and its records."""
 
-    path: Path
+    path: LedgerTarget
     records: list[Record]
 
 
 def status(
     manifest: str | os.PathLike[str] | None = None,
     *,
-    ledger: str | os.PathLike[str] | None = None,
+    ledger: Where = None,
+    workspace: str | None = None,
     sandbox: bool = False,
 ) -> LedgerState:
     """The ledger's records, read-only: counts, failures and consent links are theirs to tell."""
-    path = _existing_ledger(manifest, ledger, sandbox)
-    with _reading(path) as book:
-        return LedgerState(path, list(book.records().values()))
+    target = existing_target(manifest, ledger, sandbox, workspace)
+    with reading(target) as book:
+        return LedgerState(target, list(book.records().values()))
 
 
 def export(
     out: TextIO,
     manifest: str | os.PathLike[str] | None = None,
     *,
-    ledger: str | os.PathLike[str] | None = None,
+    ledger: Where = None,
+    workspace: str | None = None,
     sandbox: bool = False,
     format: str = "json",
     history: bool = False,
 ) -> int:
     """Write the ledger's records (or, `history`, the looks of replaced and pruned items) to `out`
     as json, jsonl or csv; returns how many."""
-    path = _existing_ledger(manifest, ledger, sandbox)
-    with _reading(path) as book:
+    target = existing_target(manifest, ledger, sandbox, workspace)
+    with reading(target) as book:
         if history:
             return exporter.write_history(book.history(), format, out)
         return exporter.write(list(book.records().values()), format, out)
@@ -319,25 +229,31 @@ class Report:
 def report(
     manifest: str | os.PathLike[str] | None = None,
     *,
-    ledger: str | os.PathLike[str] | None = None,
+    ledger: Where = None,
+    workspace: str | None = None,
     sandbox: bool = False,
     output: str | os.PathLike[str] | None = None,
     embed_previews: bool = False,
 ) -> Report:
     """The HTML report of the ledger alone (no run figures), `<manifest>.report.html` beside it
     unless `output`; `embed_previews` fetches each preview once and puts it in the file."""
-    path = ledger_path(manifest, ledger, sandbox=sandbox)
-    with _reading(path) as book:
+    target = ledger_target(manifest, ledger, sandbox=sandbox, workspace=workspace)
+    with reading(target) as book:
         records = list(book.records().values())
-    found = fetch_previews(records, default_previews_dir(path)) if embed_previews else None
-    target = str(output) if output else None
+    found = fetch_previews(records, default_previews_dir(target.local)) if embed_previews else None
+    chosen = str(output) if output else None
     try:
         written = write_report(
-            path, records, str(manifest or path), None, report_path=target, previews=found.uris if found else None
+            target.local,
+            records,
+            str(manifest or target),
+            None,
+            report_path=chosen,
+            previews=found.uris if found else None,
         )
     except OSError as exc:
         raise UsageError(
-            f"cannot write the report to {target or 'its default place beside the ledger'} "
+            f"cannot write the report to {chosen or 'its default place beside the ledger'} "
             f"({exc.strerror or exc}). Fix: pass -o FILE somewhere writable"
         ) from None
     return Report(written, found)
@@ -348,26 +264,86 @@ async def aprune(
     *,
     yes: bool = False,
     include_adopted: bool = False,
-    ledger: str | os.PathLike[str] | None = None,
+    ledger: Where = None,
+    workspace: str | None = None,
     sandbox: bool = False,
     base_url: str | None = None,
     api_key: str | None = None,
+    lock_timeout: float = 0.0,
 ) -> Pruned:
     """The looks of items no longer in the manifest: listed, and with `yes` deleted and forgotten.
-    Only what this ledger made (adopted looks only with `include_adopted`)."""
+    Only what this ledger made (adopted looks only with `include_adopted`). `lock_timeout`: how long
+    to wait for another writer of the ledger to finish."""
     loaded = _manifest(manifest)
     url = api_url(sandbox, base_url)
-    book = Ledger(ledger_path(loaded, ledger, sandbox=sandbox), create=False)
+    target = ledger_target(loaded, ledger, sandbox=sandbox, workspace=workspace)
+    book = open_ledger(target, create=False)
     try:
         found = apply.prune_candidates(loaded, book, include_adopted=include_adopted)
         if not yes or not found.candidates:
             return found
         key = resolve_key(sandbox=sandbox, api_key=api_key)
-        with book.exclusive(), api_server(sandbox=sandbox, base_url=url, ledger=book.path) as served:
+        command = f"batchavatars prune {loaded.path.name}"
+        with book.exclusive(lock_timeout, command), api_server(sandbox=sandbox, base_url=url, ledger=target) as served:
             await apply.delete_pruned(book, served.url, key, RunSettings(sandbox=sandbox), found)
     finally:
         book.close()
     return found
+
+
+def copy(source: str | os.PathLike[str], target: str | os.PathLike[str], *, workspace: str | None = None) -> int:
+    """`ledger copy`: every record, asset, history row and binding of one ledger into another
+    (SQLite and PostgreSQL, either way), refusing a target that holds anything. `workspace`: the
+    PostgreSQL side's (else a `#name` on its URL, else the name of the manifest the source belongs
+    to). Returns how many records were copied."""
+    given = _side(source, workspace, None)
+    with reading(given) as book:
+        contents = book.contents()
+    made_for = contents.meta.get("manifest")
+    into = _side(target, workspace, Path(made_for).name if made_for else None)
+    book = open_ledger(into)
+    try:
+        existing = book.contents()
+        if not existing.empty():
+            raise LedgerError(
+                f"{into}: holds {len(existing.records)} records already; a copy never overwrites. "
+                "Fix: name an empty ledger or workspace"
+            )
+        with book.exclusive(0.0, "batchavatars ledger copy"):
+            if into.url is not None and made_for:  # a workspace is bound to the manifest's file name
+                contents.meta["manifest"] = Path(made_for).name
+            elif into.url is None:
+                contents.meta.pop("manifest", None)  # an SQLite ledger binds to a path on its first run
+            book.restore(contents)
+    finally:
+        book.close()
+    return len(contents.records)
+
+
+def unlock(
+    manifest: str | os.PathLike[str] | None = None, *, ledger: Where = None, sandbox: bool = False
+) -> str | None:
+    """`unlock`: remove an SQLite ledger's lock left by a process that is gone; whose it was (None:
+    there was none). A PostgreSQL workspace's lock frees itself with its holder's session."""
+    target = ledger_target(manifest, ledger, sandbox=sandbox)
+    if target.url is not None:
+        raise UsageError(
+            f"{target}: a PostgreSQL workspace's lock is its holder's session and frees itself when that "
+            "session ends. Fix: nothing to unlock; stop the holder if it still runs"
+        )
+    return release_stale_lock(target.local)
+
+
+def _side(where: str | os.PathLike[str], workspace: str | None, manifest: str | None) -> LedgerTarget:
+    """One side of a copy: a file, or `postgresql://...[#workspace]`."""
+    text = str(where)
+    url, _, fragment = text.partition("#")
+    if url.startswith(("postgresql://", "postgres://")):
+        name = fragment or workspace or (manifest.removesuffix(".yaml").removesuffix(".yml") if manifest else None)
+        if not name:
+            raise UsageError(f"{url}: which workspace? Fix: add #NAME to the URL, or pass --workspace NAME")
+        return LedgerTarget(Path(f"{name}.ledger"), url=url, workspace=name)
+    return LedgerTarget(Path(text))
 
 
 def _blocking(fn: Callable[P, Awaitable[T]]) -> Callable[P, T]:
@@ -419,27 +395,31 @@ async def arun(manifest: ManifestLike, settings: RunSettings) -> RunResult:
     through anyio) and return the result. Keywords: the fields of RunSettings."""
     url = api_url(settings.sandbox, settings.base_url)
     loaded = _manifest(manifest)
-    path = ledger_path(loaded, settings.ledger, sandbox=settings.sandbox)
+    target = ledger_target(loaded, settings.ledger, sandbox=settings.sandbox, workspace=settings.workspace)
     key = resolve_key(sandbox=settings.sandbox, api_key=settings.api_key)
     expected = _read_saved(settings.saved_plan)
     if expected is not None:
         settings = dataclasses.replace(settings, **expected.settings())
-    new = not path.exists()
-    book = Ledger(path)
+    new = target.url is None and not target.local.exists()
+    book = open_ledger(target)
+    command = f"batchavatars run {loaded.path.name}"
     try:
-        with book.exclusive(), api_server(sandbox=settings.sandbox, base_url=url, ledger=path) as served:
-            book.bind_manifest(loaded.path, default=_is_default(loaded, path, settings.sandbox))
-            _sandbox_world(book, served, settings.on_event)
+        with (
+            book.exclusive(settings.lock_timeout, command),
+            api_server(sandbox=settings.sandbox, base_url=url, ledger=target) as served,
+        ):
+            book.bind_manifest(loaded.path, default=is_default(loaded, target, settings.sandbox))
+            sandbox_world(book, served, settings.on_event)
             if expected is not None:
                 _still_holds(expected, loaded, book.records())
             result = await apply.run_plan(loaded, book, served.url, key, settings, expected=expected)
-            result.ledger = path
+            result.ledger, result.ledger_name = target.local, str(target)
             if settings.on_finish is not None:
                 await settings.on_finish(result)
     except ApiUnreachable:
         book.close()
         if new:
-            remove_ledger(path)  # nothing answered: no ledger made against an API that is not there
+            remove_ledger(target.local)  # nothing answered: no ledger made against an API that is not there
         raise
     finally:
         book.close()

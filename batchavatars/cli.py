@@ -11,6 +11,7 @@ from . import __version__
 from .commands.check_cmd import check
 from .commands.common import json_lines, run_logs_json, tolerant_streams, usage_error_line
 from .commands.ledger_cmds import export, plan, report, status
+from .commands.ledger_ops import ledger, unlock
 from .commands.prune_cmd import prune
 from .commands.run_cmd import run
 from .commands.tools import init, sandbox, schema, validate
@@ -67,5 +68,5 @@ def main() -> None:
     json_lines(False)
 
 
-for command in (validate, check, plan, run, status, export, report, prune, sandbox, schema, init):
+for command in (validate, check, plan, run, status, export, report, prune, ledger, unlock, sandbox, schema, init):
     main.add_command(command)

@@ -54,6 +54,10 @@ class LedgerError(BatchAvatarsError):
     exit_code = ExitCode.USAGE
 
 
+class NoLedgerYet(LedgerError):
+    """A ledger (a file, a workspace) that no run has made yet: for a reader, no records."""
+
+
 class AuthError(BatchAvatarsError):
     """401/403: the key is rejected or not permitted; the whole run stops."""
 

@@ -144,6 +144,7 @@ class RunResult:
     uploads: int
     consent_requests: int
     records: list[Record] = field(default_factory=list)
-    ledger: Path | None = None  # where the records are kept (set by the API)
+    ledger: Path | None = None  # the ledger's file, or for PostgreSQL where its companions go (set by the API)
+    ledger_name: str | None = None  # the ledger for people: its file, or its database and workspace
     left_alone: list[str] = field(default_factory=list)  # changed (or moved) items this run did not touch
     left_alone_options: list[str] = field(default_factory=list)  # what applies them: --replace KEY, --move OLD=NEW

@@ -26,7 +26,11 @@ class RunSettings:
     base_url: str | None = None
     api_key: str | None = None
     sandbox: bool = False  # against the built-in HeyGen simulator, on loopback
-    ledger: str | os.PathLike[str] | None = None
+    ledger: str | os.PathLike[str] | None = None  # an SQLite file, or postgresql://USER@HOST:PORT/DBNAME
+    workspace: str | None = (
+        None  # a PostgreSQL ledger's workspace (env BATCHAVATARS_WORKSPACE; default the manifest's name)
+    )
+    lock_timeout: float = 0.0  # seconds to wait for another writer of the ledger to finish; then exit 2 naming it
     # Limits.
     concurrency: int = 8  # requests in flight
     rate: float = 10.0  # requests per second at most (0: no limit); the meter learns down from it on 429s

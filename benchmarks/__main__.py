@@ -23,7 +23,10 @@ from .harness import run_one
 from .scenarios import QUICK_MAX_ITEMS, RUNNERS, SCENARIOS, default_scenarios
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SCALED_RUNNERS = ("batchavatars",)  # overhead at 100k items is batchavatars' own question
+SCALED_RUNNERS = ("batchavatars", "batchavatars-pg")  # overhead at 100k items is batchavatars' own question
+# The shared ledger's cost is asked of the onboarding scenario and of CPU per item up to 10,000 items.
+PG_SCENARIOS = ("onboarding-300",)
+PG_MAX_ITEMS = 10_000
 
 
 def machine() -> dict[str, Any]:
@@ -50,10 +53,40 @@ def plan_runs(names: list[str], runners: list[str], quick: bool) -> list[tuple[s
     for scenario in scenarios:
         if scenario.scaled:
             sizes = [n for n in scenario.sizes if not quick or n <= QUICK_MAX_ITEMS]
-            runs += [(scenario.name, r, n) for n in sizes for r in runners if r in SCALED_RUNNERS]
+            runs += [(scenario.name, r, n) for n in sizes for r in runners if r in SCALED_RUNNERS and _pg_ok(r, n)]
         else:
-            runs += [(scenario.name, r, None) for r in runners]
+            runs += [
+                (scenario.name, r, None) for r in runners if r != "batchavatars-pg" or scenario.name in PG_SCENARIOS
+            ]
     return runs
+
+
+def _pg_ok(runner: str, size: int) -> bool:
+    return runner != "batchavatars-pg" or size <= PG_MAX_ITEMS
+
+
+def postgres_versus_sqlite(rows: list[dict[str, Any]]) -> list[str]:
+    """The shared ledger's cost: makespan and CPU per item, PostgreSQL over SQLite, in one run."""
+    lines = []
+    for scenario, size in {(r["scenario"], r.get("size")) for r in rows if r["runner"] == "batchavatars-pg"}:
+        pair = {
+            r["runner"]: r
+            for r in rows
+            if r["scenario"] == scenario
+            and r.get("size") == size
+            and "error" not in r
+            and r["runner"].startswith("batchavatars")
+        }
+        if len(pair) < 2:
+            continue
+        pg, sqlite = pair["batchavatars-pg"], pair["batchavatars"]
+        label = f"{scenario}" + (f" at {size:,} items" if size else "")
+        lines.append(
+            f"{label}: PostgreSQL ledger / SQLite ledger: makespan {pg['makespan_s']:.2f} / {sqlite['makespan_s']:.2f} = "
+            f"{pg['makespan_s'] / sqlite['makespan_s']:.2f}, CPU ms/item {_cpu_per_item(pg):.3f} / "
+            f"{_cpu_per_item(sqlite):.3f} = {_cpu_per_item(pg) / _cpu_per_item(sqlite):.2f}"
+        )
+    return sorted(lines)
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -79,22 +112,32 @@ def timing_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _ledger(row: dict[str, Any]) -> str:
+    return "postgres" if row["runner"] == "batchavatars-pg" else "sqlite"
+
+
+def _cpu_per_item(row: dict[str, Any]) -> float:
+    """The run's own CPU per item (the scaled scenarios time validation and planning apart)."""
+    run = row.get("stages", {}).get("run")
+    return float(1000 * run["cpu_s"] / row["items"]) if run else float(row["cpu_ms_per_item"])
+
+
 def scale_table(rows: list[dict[str, Any]]) -> list[str]:
     head = (
-        f"{'scenario':<11} {'items':>7} {'validate s':>10} {'plan s':>7} {'run s':>8} {'run CPU s':>9} "
+        f"{'scenario':<11} {'ledger':<8} {'items':>7} {'validate s':>10} {'plan s':>7} {'run s':>8} {'run CPU s':>9} "
         f"{'CPU ms/item':>11} {'requests':>8} {'dups':>5} {'peak RSS MB':>11} {'done':>13}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         if "error" in r:
-            lines.append(f"{r['scenario']:<11} {_num(r.get('size'), 'd'):>7} ERROR {r['error']}")
+            lines.append(f"{r['scenario']:<11} {_ledger(r):<8} {_num(r.get('size'), 'd'):>7} ERROR {r['error']}")
             continue
         stages = r.get("stages", {})
         validate = stages.get("validate", {}).get("wall_s")
         run = stages.get("run", {})
         cpu_item = 1000 * run["cpu_s"] / r["items"] if run else None
         lines.append(
-            f"{r['scenario']:<11} {r['items']:>7} {_num(validate, '.2f'):>10} "
+            f"{r['scenario']:<11} {_ledger(r):<8} {r['items']:>7} {_num(validate, '.2f'):>10} "
             f"{_num(stages.get('plan', {}).get('wall_s'), '.3f'):>7} {_num(run.get('wall_s'), '.2f'):>8} "
             f"{_num(run.get('cpu_s'), '.2f'):>9} {_num(cpu_item, '.3f'):>11} {r['requests']:>8} "
             f"{r['duplicates']:>5} {r['peak_rss_mb']:>11.1f} {str(r['succeeded']) + '/' + str(r['items']):>13}"
@@ -104,7 +147,9 @@ def scale_table(rows: list[dict[str, Any]]) -> list[str]:
 
 def versus_best_baseline(rows: list[dict[str, Any]], scenario: str) -> str | None:
     ours = [r for r in rows if r["scenario"] == scenario and r["runner"] == "batchavatars" and "error" not in r]
-    theirs = [r for r in rows if r["scenario"] == scenario and r["runner"] != "batchavatars" and "error" not in r]
+    theirs = [
+        r for r in rows if r["scenario"] == scenario and not r["runner"].startswith("batchavatars") and "error" not in r
+    ]
     if not ours or not theirs:
         return None
     best = min(theirs, key=lambda r: r["makespan_s"])
@@ -165,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
             out.append(line)
     if scaled:
         out += ["", *scale_table(scaled)]
+    shared = postgres_versus_sqlite(rows)
+    if shared:
+        out += ["", *shared]
     print("\n".join(out))
     RESULTS.write_text(
         json.dumps({"machine": host, "quick": args.quick, "results": rows}, indent=2) + "\n", encoding="utf-8"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import resource
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,17 +80,18 @@ class Stage:
 
 
 async def _run_batchavatars(
-    items: list[Any], url: str, rate: float, workdir: Path, stages: dict[str, Stage]
+    items: list[Any], url: str, rate: float, workdir: Path, stages: dict[str, Stage], ledger_url: str | None = None
 ) -> dict[str, Any]:
     """What `batchavatars run` does after loading the manifest (batchavatars/apply.py), with the
-    options a user would give: --rate = the documented limit, --concurrency 16, defaults otherwise."""
+    options a user would give: --rate = the documented limit, --concurrency 16, defaults otherwise.
+    `ledger_url`: the ledger in that PostgreSQL database (else SQLite, in `workdir`)."""
     from batchavatars.client import HeyGenClient
-    from batchavatars.ledger import Ledger
+    from batchavatars.ledger import Ledger, LedgerStore, PostgresLedger
     from batchavatars.planner import build_plan
     from batchavatars.scheduler import Scheduler
     from batchavatars.settings import RunSettings
 
-    book = Ledger(workdir / "bench.ledger.db")
+    book: LedgerStore = PostgresLedger(ledger_url, "bench") if ledger_url else Ledger(workdir / "bench.ledger.db")
     try:
         with book.exclusive():
             with Stage() as stages["plan"]:
@@ -166,6 +169,25 @@ def _verify(url: str, items: list[Any]) -> int:
                 return len(done)
 
 
+@contextlib.contextmanager
+def _ledger_server(runner: str) -> Iterator[str | None]:
+    """For batchavatars-pg, a PostgreSQL server of its own (started before the clock does); its CPU
+    is the server's, not the runner's."""
+    if runner != "batchavatars-pg":
+        yield None
+        return
+    from tests.pg import Cluster, server_bindir
+
+    bindir = server_bindir()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL's server (initdb, pg_ctl) not found: apt-get install -y postgresql")
+    cluster = Cluster(bindir, durable=True)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
 def measure(scenario: Scenario, runner: str, size: int | None = None) -> dict[str, Any]:
     from batchavatars.sandbox import SandboxConfig, serve_in_process
 
@@ -173,15 +195,16 @@ def measure(scenario: Scenario, runner: str, size: int | None = None) -> dict[st
     stages: dict[str, Stage] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, serve_in_process(SandboxConfig(**scenario.sandbox)) as sb:
         workdir = Path(tmp)
-        if scenario.scaled and runner == "batchavatars":
+        if scenario.scaled and runner.startswith("batchavatars"):
             items = _load_manifest(scenario, size, workdir, stages)
         else:
             items = scenario.build(size)
         bound = lower_bound(items, scenario.sandbox)
         out.update(items=len(items), lower_bound_s=round(bound, 3), rss_before_run_mb=round(_rss_mb(), 1))
-        with Stage() as total:
-            if runner == "batchavatars":
-                out["batchavatars"] = asyncio.run(_run_batchavatars(items, sb.url, scenario.rate, workdir, stages))
+        with _ledger_server(runner) as ledger_url, Stage() as total:
+            if runner.startswith("batchavatars"):
+                run = _run_batchavatars(items, sb.url, scenario.rate, workdir, stages, ledger_url)
+                out["batchavatars"] = asyncio.run(run)
             else:
                 asyncio.run(BASELINES[runner](items, sb.url, scenario.rate))
         out["peak_rss_mb"] = round(_rss_mb(), 1)

@@ -173,7 +173,9 @@ SCENARIOS: dict[str, Scenario] = {
 
 QUICK_MAX_ITEMS = 10_000  # --quick: the scaled scenario stops here
 
-RUNNERS: tuple[str, ...] = ("batchavatars", "gather", "bucket")
+# batchavatars-pg: batchavatars with its ledger in PostgreSQL (a server of the benchmark's own, its
+# default settings: fsync on), for the cost of the shared ledger against the embedded one.
+RUNNERS: tuple[str, ...] = ("batchavatars", "batchavatars-pg", "gather", "bucket")
 
 
 def default_scenarios() -> list[Scenario]:

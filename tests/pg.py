@@ -53,8 +53,11 @@ def free_port() -> int:
 class Cluster:
     """One postgres server, its data and socket in `folder`; `url` names its database `ledger`."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
+        """`durable`: the server's own defaults (fsync on), as a benchmark wants; the tests turn fsync
+        off, as nothing they check survives the machine losing power."""
         self.bindir = bindir
+        self.durable = durable
         self.folder = Path(tempfile.mkdtemp(prefix="batchavatars-pg-"))
         self.data = self.folder / "data"
         self.runas: list[str] = []
@@ -85,7 +88,8 @@ class Cluster:
             raise RuntimeError(f"initdb failed: {done.stderr[-2000:]}")
         for _ in range(5):  # a free port may be taken between asking and starting: try another
             self.port = free_port()
-            options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+            options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+            options += "" if self.durable else " -c fsync=off"
             log = str(self.folder / "server.log")
             done = self._server("pg_ctl", "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
             if done.returncode == 0:

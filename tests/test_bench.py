@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.__main__ import plan_runs, timing_table, versus_best_baseline
+from benchmarks.__main__ import plan_runs, postgres_versus_sqlite, timing_table, versus_best_baseline
 from benchmarks.harness import run_one
 from benchmarks.scenarios import SCENARIOS, chains, critical_path, lower_bound, presenters
 
@@ -24,7 +24,7 @@ FIELDS = (
 
 @pytest.fixture(scope="module")
 def tiny_rows() -> list[dict]:
-    return [run_one("tiny", runner, timeout=60) for runner in ("batchavatars", "gather", "bucket")]
+    return [run_one("tiny", runner, timeout=90) for runner in ("batchavatars", "gather", "bucket", "batchavatars-pg")]
 
 
 @pytest.mark.slow
@@ -45,9 +45,9 @@ def test_each_runner_creates_every_item_and_reports_every_figure(tiny_rows):
         assert row["ratio"] == pytest.approx(row["makespan_s"] / row["lower_bound_s"], rel=0.01)
         assert row["cpu_s"] > 0
         assert row["peak_rss_mb"] > 1
-    ours = tiny_rows[0]
-    assert ours["batchavatars"]["counts"] == {"succeeded": 10}
-    assert set(ours["stages"]) == {"plan", "run"}
+    for ours in (tiny_rows[0], tiny_rows[3]):  # the ledger in SQLite, then in PostgreSQL
+        assert ours["batchavatars"]["counts"] == {"succeeded": 10}
+        assert set(ours["stages"]) == {"plan", "run"}
 
 
 @pytest.mark.slow
@@ -56,6 +56,11 @@ def test_the_table_has_a_row_per_run_and_the_baseline_ratio(tiny_rows):
     assert len(lines) == 2 + len(tiny_rows)
     assert all("ERROR" not in line for line in lines)
     assert "batchavatars makespan / best baseline" in versus_best_baseline(tiny_rows, "tiny")
+    assert "(gather)" in versus_best_baseline(tiny_rows, "tiny") or "(bucket)" in versus_best_baseline(
+        tiny_rows, "tiny"
+    )
+    [shared] = postgres_versus_sqlite(tiny_rows)
+    assert shared.startswith("tiny: PostgreSQL ledger / SQLite ledger: makespan ")
 
 
 def test_a_run_that_fails_is_reported_as_an_error_row_not_raised():

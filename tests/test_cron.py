@@ -138,3 +138,42 @@ def test_crontab_line_schedules_the_nightly_script():
     fields = line.split(None, 5)
     assert len(fields) == 6 and all(f.replace("*", "0").isdigit() for f in fields[:5])
     assert "nightly.sh" in fields[5] and "HEYGEN_API_KEY" in fields[5]
+
+
+ROOT = CRON.parent.parent
+
+
+def test_the_postgres_cronjob_keeps_no_volume_and_takes_the_ledger_url_from_a_secret():
+    job = yaml.safe_load((CRON / "cronjob-postgres.yaml").read_text())
+    spec = job["spec"]
+    assert job["kind"] == "CronJob" and spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    for secret in ("HEYGEN_API_KEY", "BATCHAVATARS_LEDGER", "PGPASSWORD"):
+        assert "secretKeyRef" in env[secret]["valueFrom"], secret  # never in the manifest or the args
+    assert env["BATCHAVATARS_WORKSPACE"]["value"] == "team"
+    assert not [v for v in pod.get("volumes", []) if "persistentVolumeClaim" in v]  # the state is the database
+    assert pod["terminationGracePeriodSeconds"] >= 120
+
+
+def test_the_ci_pipeline_runs_nightly_with_the_ledger_in_postgres():
+    pipeline = yaml.safe_load((ROOT / "examples" / "ci" / "nightly.yml").read_text())
+    triggers = pipeline[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["schedule"][0]["cron"].count(" ") == 4
+    steps = pipeline["jobs"]["nightly"]["steps"]
+    assert any("batchavatars[postgres]" in str(step.get("run", "")) for step in steps)
+    run = next(step for step in steps if "nightly.sh" in str(step.get("run", "")))
+    assert run["env"]["BATCHAVATARS_LEDGER"].startswith("${{ secrets.") and "PGPASSWORD" in run["env"]
+
+
+def test_the_image_is_slim_with_the_postgres_extra_a_user_and_nightly_as_its_entry_point():
+    lines = [
+        ln.strip() for ln in (ROOT / "Dockerfile").read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
+    assert lines[0].startswith("FROM python:") and lines[0].endswith("-slim")
+    assert any(ln.startswith("RUN pip install") and "'.[postgres]'" in ln for ln in lines)
+    user = [ln for ln in lines if ln.startswith("USER ")]
+    assert user and user[-1] not in ("USER root", "USER 0")
+    assert lines[-1] == 'ENTRYPOINT ["/usr/local/bin/nightly.sh"]'
+    assert "COPY examples/cron/nightly.sh /usr/local/bin/nightly.sh" in lines

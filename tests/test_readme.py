@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -23,7 +24,7 @@ def section(title: str) -> str:
 
 
 def help_of(command: str) -> str:
-    result = CliRunner().invoke(main, [command, "--help"], terminal_width=200)
+    result = CliRunner().invoke(main, [*command.split(), "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -43,7 +44,11 @@ def named(row: tuple[str, str], commands: set[str]) -> list[tuple[str, str]]:
     with an option, the command's a span starts with (`prune --yes` in plan's row is prune's); a span
     of another program (`python -m ...`) names none of ours."""
     first, text = row
-    own = first.strip("`").split()[0]
+    words = first.strip("`").split()
+    own = words[0]
+    group = main.commands.get(own)
+    if isinstance(group, click.Group) and len(words) > 1 and words[1] in group.commands:
+        own = f"{own} {words[1]}"  # a subcommand: `ledger copy`
     found = [(own, option) for option in OPTION.findall(first)]
     for span in re.findall(r"`([^`]+)`", text):
         head = span.split()[0]

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 def check(
     manifest: str,
     ledger: str | None,
+    workspace: str | None,
     only: tuple[str, ...],
     exclude: tuple[str, ...],
     sandbox: bool,
@@ -55,6 +56,7 @@ def check(
         found = api.check(
             manifest,
             ledger=ledger,
+            workspace=workspace,
             sandbox=sandbox,
             only=only,
             exclude=exclude,

@@ -159,10 +159,28 @@ def load(manifest: str) -> Manifest:
     return load_manifest(manifest)
 
 
-ledger_option = click.option(
-    "--ledger",
-    metavar="PATH",
-    help="Ledger file (default: <manifest>.ledger.db beside the manifest; env BATCHAVATARS_LEDGER).",
+def ledger_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--ledger PATH_OR_URL and --workspace NAME: an SQLite file, or a PostgreSQL database's workspace."""
+    command = click.option(
+        "--workspace",
+        metavar="NAME",
+        help="The workspace of a PostgreSQL ledger (env BATCHAVATARS_WORKSPACE; default: the manifest's name).",
+    )(command)
+    return click.option(
+        "--ledger",
+        metavar="PATH|URL",
+        help="Ledger file (default: <manifest>.ledger.db beside the manifest), or postgresql://USER@HOST:PORT/DBNAME "
+        "for a shared one (env BATCHAVATARS_LEDGER).",
+    )(command)
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another writer of the ledger to finish; then exit 2 naming it.",
 )
 only_option = click.option(
     "--only", multiple=True, metavar="KEY_OR_GLOB", help="Only these items (and the parents they need). Repeatable."

@@ -89,6 +89,7 @@ def _plan_table(the_plan: Plan, heading: str) -> None:
 def plan(
     manifest: str,
     ledger: str | None,
+    workspace: str | None,
     only: tuple[str, ...],
     exclude: tuple[str, ...],
     recreate: tuple[str, ...],
@@ -111,10 +112,11 @@ def plan(
     with user_errors():
         check_output("-o/--output", output, makes_folders=True)
         loaded = load(manifest)
-        path = api.ledger_path(loaded, ledger, sandbox=sandbox)
+        path = api.ledger_target(loaded, ledger, sandbox=sandbox, workspace=workspace)
         the_plan = api.plan(
             loaded,
             ledger=ledger,
+            workspace=workspace,
             sandbox=sandbox,
             only=only,
             exclude=exclude,
@@ -144,7 +146,7 @@ def plan(
 @ledger_option
 @sandbox_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Counts and failed items as JSON.")
-def status(manifest: str | None, ledger: str | None, sandbox: bool, as_json: bool) -> None:
+def status(manifest: str | None, ledger: str | None, workspace: str | None, sandbox: bool, as_json: bool) -> None:
     """Counts by status, failed items with their error and fix, consent links waiting.
 
     \b
@@ -154,7 +156,7 @@ def status(manifest: str | None, ledger: str | None, sandbox: bool, as_json: boo
     from ..presentation.summary import outcome, render_records
 
     with user_errors():
-        found = api.status(manifest, ledger=ledger, sandbox=sandbox)
+        found = api.status(manifest, ledger=ledger, workspace=workspace, sandbox=sandbox)
         if as_json:
             click.echo(json.dumps({"ledger": str(found.path), **outcome(found.records)}, indent=2))
             return
@@ -169,7 +171,13 @@ def status(manifest: str | None, ledger: str | None, sandbox: bool, as_json: boo
 @sandbox_ledger_option
 @click.option("--history", is_flag=True, help="What existed: the looks of replaced and pruned items, when, why.")
 def export(
-    manifest: str | None, ledger: str | None, fmt: str, output: str | None, sandbox: bool, history: bool
+    manifest: str | None,
+    ledger: str | None,
+    workspace: str | None,
+    fmt: str,
+    output: str | None,
+    sandbox: bool,
+    history: bool,
 ) -> None:
     """The ledger's records (look_id, group_id, status, consent_url, ...) for the tools downstream.
 
@@ -182,7 +190,9 @@ def export(
         check_output("-o/--output", output)
 
         def write(out: TextIO) -> int:
-            return api.export(out, manifest, ledger=ledger, sandbox=sandbox, format=fmt, history=history)
+            return api.export(
+                out, manifest, ledger=ledger, workspace=workspace, sandbox=sandbox, format=fmt, history=history
+            )
 
         if output:
             with open(output, "w", encoding="utf-8", newline="") as out:
@@ -205,7 +215,14 @@ def export(
     "so the report shows the pictures offline.",
 )
 @sandbox_ledger_option
-def report(manifest: str | None, ledger: str | None, output: str | None, embed_previews: bool, sandbox: bool) -> None:
+def report(
+    manifest: str | None,
+    ledger: str | None,
+    workspace: str | None,
+    output: str | None,
+    embed_previews: bool,
+    sandbox: bool,
+) -> None:
     """An HTML report of the ledger: consent links and failures first, then every character with its looks.
     Prints the path of the file written.
 
@@ -216,7 +233,9 @@ def report(manifest: str | None, ledger: str | None, output: str | None, embed_p
 
     with user_errors():
         check_output("-o/--output", output, makes_folders=True)
-        written = api.report(manifest, ledger=ledger, sandbox=sandbox, output=output, embed_previews=embed_previews)
+        written = api.report(
+            manifest, ledger=ledger, workspace=workspace, sandbox=sandbox, output=output, embed_previews=embed_previews
+        )
         if written.previews is not None:
             say(written.previews.describe())
         click.echo(str(written.path))

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..exitcodes import ExitCode
-from .common import base_url_option, ledger_option, user_errors
+from .common import base_url_option, ledger_option, lock_timeout_option, user_errors
 
 
 @click.command()
@@ -17,8 +17,16 @@ from .common import base_url_option, ledger_option, user_errors
 @base_url_option
 @click.option("--yes", is_flag=True, help="Delete them (without it, only list what would be deleted).")
 @click.option("--include-adopted", is_flag=True, help="Also delete looks adopted from the account.")
+@lock_timeout_option
 def prune(
-    manifest: str, ledger: str | None, sandbox: bool, base_url: str | None, yes: bool, include_adopted: bool
+    manifest: str,
+    ledger: str | None,
+    workspace: str | None,
+    sandbox: bool,
+    base_url: str | None,
+    yes: bool,
+    include_adopted: bool,
+    lock_timeout: float,
 ) -> None:
     """Delete the looks of items no longer in MANIFEST (only those this ledger made), and forget them.
 
@@ -31,7 +39,14 @@ def prune(
 
     with user_errors():
         found = api.prune(
-            manifest, yes=yes, include_adopted=include_adopted, ledger=ledger, sandbox=sandbox, base_url=base_url
+            manifest,
+            yes=yes,
+            include_adopted=include_adopted,
+            ledger=ledger,
+            workspace=workspace,
+            sandbox=sandbox,
+            base_url=base_url,
+            lock_timeout=lock_timeout,
         )
         for rec, why in found.kept:
             click.echo(f"kept {rec.key} ({rec.look_id}): {why}")

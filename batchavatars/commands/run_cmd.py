@@ -26,6 +26,7 @@ from .common import (
     json_lines,
     ledger_option,
     load,
+    lock_timeout_option,
     move_option,
     only_option,
     replace_option,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 @ledger_option
 @click.option("--sandbox", is_flag=True, help="Run against the built-in HeyGen simulator (no account needed).")
 @base_url_option
+@lock_timeout_option
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),

@@ -9,15 +9,52 @@ job share (`_postgres.py`, `--ledger postgresql://...`, the `postgres` extra).
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from ..records import Record
-from ._common import now_iso
-from ._postgres import PostgresLedger
-from ._sqlite import Ledger, default_ledger_path, remove_ledger
+from ._common import Contents, now_iso
+from ._postgres import PostgresLedger, shown_url
+from ._sqlite import Ledger, default_ledger_path, release_stale_lock, remove_ledger
 
-__all__ = ["Ledger", "LedgerStore", "PostgresLedger", "default_ledger_path", "now_iso", "remove_ledger"]
+__all__ = [
+    "Contents",
+    "Ledger",
+    "LedgerStore",
+    "LedgerTarget",
+    "PostgresLedger",
+    "default_ledger_path",
+    "is_url",
+    "now_iso",
+    "open_ledger",
+    "release_stale_lock",
+    "remove_ledger",
+]
+
+
+def is_url(text: str) -> bool:
+    """A PostgreSQL ledger is named by its libpq URL; anything else is an SQLite file."""
+    return text.startswith(("postgresql://", "postgres://"))
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTarget:
+    """Which ledger a command means: an SQLite file (`path`), or a workspace of a PostgreSQL
+    database (`url`, `workspace`). `local`: where the files that go beside a ledger go (the HTML
+    report, the previews, a sandbox trial's world): the SQLite file itself, or for PostgreSQL a
+    name in the manifest's folder (`<workspace>.ledger`, never created)."""
+
+    local: Path
+    url: str | None = None
+    workspace: str | None = None
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.url else self.local
+
+    def __str__(self) -> str:
+        return f"{shown_url(self.url)}#{self.workspace}" if self.url else str(self.local)
 
 
 class LedgerStore(Protocol):
@@ -64,3 +101,14 @@ class LedgerStore(Protocol):
         then a LedgerError naming that holder (pid, host, its `command`, since). A holder that dies,
         even by kill -9, frees it."""
         ...
+
+    # everything, for `ledger copy`
+    def contents(self) -> Contents: ...
+    def restore(self, contents: Contents) -> None: ...
+
+
+def open_ledger(target: LedgerTarget, *, create: bool = True, readonly: bool = False) -> LedgerStore:
+    """The ledger `target` names: an SQLite file, or a PostgreSQL workspace."""
+    if target.url is not None:
+        return PostgresLedger(target.url, target.workspace or "", create=create, readonly=readonly)
+    return Ledger(target.local, create=create, readonly=readonly)

@@ -5,11 +5,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from ..records import Record
 
 # Both backends wait for a held lock by trying again; PostgreSQL's try is a round trip, so less often.
 LOCK_RETRY_SQLITE = 0.1
 LOCK_RETRY_POSTGRES = 0.2
+
+
+@dataclass(slots=True)
+class Contents:
+    """Everything a ledger holds, as `ledger copy` moves it between backends: its records (with
+    their timestamps), assets, history rows and what it was made against."""
+
+    records: list[Record]
+    assets: list[tuple[str, str, int, str]]  # sha256, asset id, size in bytes, uploaded at
+    history: list[dict[str, object]]
+    meta: dict[str, str]
+
+    def empty(self) -> bool:
+        return not (self.records or self.assets or self.history)
+
+
+HISTORY_FIELDS = ("key", "name", "look_id", "group_id", "origin", "why", "at", "deleted_at")
 
 
 def now_iso() -> str:

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import LedgerError
+from ..errors import LedgerError, NoLedgerYet
 from ..records import RECORD_FIELDS, Record, from_column, to_column
-from ._common import LOCK_RETRY_POSTGRES, describe_holder, keep_trying, lock_fix, now_iso
+from ._common import HISTORY_FIELDS, LOCK_RETRY_POSTGRES, Contents, describe_holder, keep_trying, lock_fix, now_iso
 
 if TYPE_CHECKING:
     import psycopg
@@ -118,7 +118,7 @@ _INSERT = (
     + ", ordinal=DEFAULT"  # as SQLite's INSERT OR REPLACE: the replaced record goes last
 )
 _UPDATABLE = frozenset(RECORD_FIELDS) - {"key", "created_at"}
-_HISTORY = ("key", "name", "look_id", "group_id", "origin", "why", "at", "deleted_at")
+_HISTORY = HISTORY_FIELDS
 _READ_ONLY = "25006"  # read_only_sql_transaction: opened read-only, or a standby
 _NO_PRIVILEGE = "42501"  # insufficient_privilege
 # A lost client's session ends within about a minute (idle 30 s, then 3 probes 10 s apart), freeing
@@ -285,7 +285,7 @@ class PostgresLedger:
             raise self._failure(exc) from None
 
     def _missing(self, why: str) -> LedgerError:
-        return LedgerError(
+        return NoLedgerYet(
             f"{self.path}: no ledger here yet ({why}). Fix: run the manifest first, or pass --workspace NAME"
         )
 
@@ -423,6 +423,47 @@ class PostgresLedger:
             "asset_id=EXCLUDED.asset_id, size_bytes=EXCLUDED.size_bytes, uploaded_at=EXCLUDED.uploaded_at",
             (self.workspace, sha256, asset_id, size_bytes, now_iso()),
         )
+
+    def contents(self) -> Contents:
+        """Everything it holds, for `ledger copy`."""
+        ws = (self.workspace,)
+        assets = self._run(
+            "SELECT sha256, asset_id, size_bytes, uploaded_at FROM batchavatars_assets WHERE workspace=%s ORDER BY sha256",
+            ws,
+        ).fetchall()
+        meta = self._run("SELECT name, value FROM batchavatars_meta WHERE workspace=%s ORDER BY name", ws).fetchall()
+        return Contents(
+            list(self.records().values()),
+            [(str(a), str(b), int(c), str(d)) for a, b, c, d in assets],
+            self.history(),
+            {str(name): str(value) for name, value in meta},
+        )
+
+    def restore(self, contents: Contents) -> None:
+        """Write `contents` into this (empty) workspace as they are, timestamps included, in one transaction."""
+        ws = self.workspace
+        rows = [(ws, *(to_column(f, getattr(r, f)) for f in RECORD_FIELDS)) for r in contents.records]
+        columns = ", ".join(HISTORY_FIELDS)
+        with self.batch():
+            try:
+                cursor = self._db.cursor()
+                cursor.executemany(_INSERT, rows)
+                cursor.executemany(
+                    "INSERT INTO batchavatars_assets (workspace, sha256, asset_id, size_bytes, uploaded_at) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    [(ws, *asset) for asset in contents.assets],
+                )
+                cursor.executemany(
+                    f"INSERT INTO batchavatars_history (workspace, {columns}) VALUES (%s{', %s' * len(HISTORY_FIELDS)})",
+                    [(ws, *(row.get(f) for f in HISTORY_FIELDS)) for row in contents.history],
+                )
+                cursor.executemany(
+                    "INSERT INTO batchavatars_meta (workspace, name, value) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (workspace, name) DO UPDATE SET value=EXCLUDED.value",
+                    [(ws, name, value) for name, value in contents.meta.items()],
+                )
+            except self._error as exc:
+                raise self._failure(exc) from None
 
     def forget_asset(self, sha256: str) -> None:
         """HeyGen lost the asset (its statuses say not_found): the content is uploaded again."""

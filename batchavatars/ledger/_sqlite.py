@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import LedgerError
+from ..errors import LedgerError, NoLedgerYet
 from ..records import RECORD_FIELDS, Record, from_column, to_column
-from ._common import LOCK_RETRY_SQLITE, describe_holder, keep_trying, lock_fix, now_iso
+from ._common import HISTORY_FIELDS, LOCK_RETRY_SQLITE, Contents, describe_holder, keep_trying, lock_fix, now_iso
 
 SCHEMA_VERSION = 4
 
@@ -132,7 +132,7 @@ class Ledger:
         self._select = ", ".join(RECORD_FIELDS)
         if not self.path.exists():
             if not create or readonly:
-                raise LedgerError(
+                raise NoLedgerYet(
                     f"{self.path}: no ledger here yet. Fix: run the manifest first, or pass --ledger PATH"
                 )
             self._create_private(self.path)
@@ -388,6 +388,33 @@ class Ledger:
             {"s": sha256, "a": asset_id, "n": size_bytes, "t": now_iso()},
         )
 
+    def contents(self) -> Contents:
+        """Everything it holds, for `ledger copy`."""
+        assets = self._db.execute("SELECT sha256, asset_id, size_bytes, uploaded_at FROM assets ORDER BY rowid")
+        meta = self._db.execute("SELECT name, value FROM meta ORDER BY name")
+        return Contents(
+            list(self.records().values()),
+            [(str(a), str(b), int(c), str(d)) for a, b, c, d in assets.fetchall()],
+            self.history(),
+            {str(name): str(value) for name, value in meta.fetchall()},
+        )
+
+    def restore(self, contents: Contents) -> None:
+        """Write `contents` into this (empty) ledger as they are, timestamps included, in one transaction."""
+        rows = [tuple(to_column(f, getattr(r, f)) for f in RECORD_FIELDS) for r in contents.records]
+        history = [tuple(row.get(f) for f in HISTORY_FIELDS) for row in contents.history]
+        with self.batch():
+            try:
+                self._db.executemany(_INSERT, rows)
+                self._db.executemany("INSERT OR REPLACE INTO assets VALUES (?, ?, ?, ?)", contents.assets)
+                self._db.executemany(
+                    f"INSERT INTO history ({', '.join(HISTORY_FIELDS)}) VALUES ({', '.join('?' * len(HISTORY_FIELDS))})",
+                    history,
+                )
+                self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(contents.meta.items()))
+            except sqlite3.DatabaseError as exc:
+                raise self._write_error(exc) from None
+
     def forget_asset(self, sha256: str) -> None:
         """HeyGen lost the asset (its statuses say not_found): the content is uploaded again."""
         self._write("DELETE FROM assets WHERE sha256=:s", {"s": sha256})
@@ -463,6 +490,28 @@ class Ledger:
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+
+def release_stale_lock(path: Path) -> str | None:
+    """`unlock`: remove the lock file of a ledger that no live process holds, and say whose it was
+    (None: there was none). A lock a running process holds is refused, naming it."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LedgerError(
+            f"{lock_path}: cannot open the run lock ({exc.strerror}). Fix: check its permissions"
+        ) from None
+    try:
+        holder = _read_holder(fd)
+        if not _try_flock(fd):
+            raise LedgerError(f"{path}: the run that holds it is alive ({holder}). Fix: wait for it, or stop it")
+        lock_path.unlink()
+        return holder
+    finally:
+        os.close(fd)
 
 
 def _try_flock(fd: int) -> bool:
