@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from ..exitcodes import ExitCode
 from .common import (
     OUT_FILE,
     check_output,
@@ -109,6 +110,9 @@ def _plan_table(the_plan: Plan, heading: str) -> None:
 @click.option("--retry-failed", is_flag=True, help="Plan definitive failures to be sent again.")
 @move_option
 @sandbox_ledger_option
+@click.option(
+    "--exit-code", "exit_code", is_flag=True, help="Exit 5 when the plan has work (anything but skip), 0 when not."
+)
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
 def plan(
     manifest: str,
@@ -119,15 +123,17 @@ def plan(
     retry_failed: bool,
     moves: tuple[tuple[str, str], ...],
     sandbox: bool,
+    exit_code: bool,
     as_json: bool,
 ) -> None:
     """What `run` would do against the ledger: each item's action (create / skip / poll / retry /
     rename / changed / replace) and why, and a `prune` line for each record whose item left the
-    manifest. No API calls. Counts by action first, then one line per item (a table on a terminal
-    for up to 1,000 items).
+    manifest. No API calls. Counts by action first, then one line per item (a table on a terminal for up to 1,000 items).
+    With --exit-code: exit 5 when there is work, 0 when there is none (a nightly drift alert).
 
     \b
     Example:  batchavatars plan manifests/example.yaml --json
+              batchavatars plan team.yaml --exit-code
     """
     from .. import api
 
@@ -148,6 +154,7 @@ def plan(
         if as_json:
             document = {"items": _plan_rows(the_plan), "counts": counts, "notes": the_plan.notes, "ledger": str(path)}
             click.echo(json.dumps(document, indent=2))
+            _exit_for_work(the_plan, exit_code)
             return
         summary = ", ".join(f"{n:,} {action}" for action, n in sorted(counts.items())) or "nothing to do"
         heading = f"Plan for {manifest} (ledger {path}): {summary}"
@@ -157,6 +164,14 @@ def plan(
             _plan_lines(the_plan, heading)
         for note in [*loaded.notes, *the_plan.notes]:
             click.echo(f"note: {note}")
+        _exit_for_work(the_plan, exit_code)
+
+
+def _exit_for_work(the_plan: Plan, asked: bool) -> None:
+    """--exit-code: 5 when the plan has work (an action other than skip, or a prune), else 0 as without it."""
+    if asked and any(action != "skip" for action in the_plan.counts()):
+        sys.stdout.flush()  # a closed pipe shows here, where user_errors takes it, not at shutdown
+        sys.exit(int(ExitCode.PLAN_HAS_WORK))
 
 
 @click.command()
