@@ -44,10 +44,11 @@ class Drift:
         """What happened, as the plan's reason says it."""
         if self.kind == "deleted":
             return f"deleted on the account (look {self.look_id})"
+        renamed = f", and renamed there to {self.renamed_to!r}" if self.renamed_to is not None else ""
         if self.kind == "failed_later":
-            return f"training failed later on the account ({self.error_code or 'training_failed'})"
+            return f"training failed later on the account ({self.error_code or 'training_failed'}){renamed}"
         if self.kind == "consent_revoked":
-            return "consent revoked on the account (its group waits for consent again)"
+            return f"consent revoked on the account (its group waits for consent again){renamed}"
         return f"renamed on the account to {self.renamed_to!r}"
 
 

@@ -286,7 +286,9 @@ def test_the_plan_is_the_same_before_and_after_run_refresh_writes_the_account_in
     plain = build_plan(ITEMS, written)  # without the drift, the ledger alone now tells the same story
     assert plain.steps["nova"].action == "changed" and plain.steps["ava"].action == "create"
     assert plain.steps["sam"].action == "changed"  # named otherwise on the account: renamed once it succeeds
-    assert plain.steps["nova-bridge"].action == "skip"  # a definitive failure: only --refresh (or --retry-failed) retries it
+    assert (
+        plain.steps["nova-bridge"].action == "skip"
+    )  # a definitive failure: only --refresh (or --retry-failed) retries it
     book.close()
 
 
@@ -307,4 +309,16 @@ def test_the_new_transitions_go_only_where_the_table_says():
 
 def test_a_refresh_summary_names_each_drifted_key():
     found = Refreshed({"ava": gone("ava")}, [], 5, 2)
-    assert found.summary() == "refreshed from the account (5 looks, 2 groups read): ava: deleted on the account (look look_0)"
+    assert (
+        found.summary()
+        == "refreshed from the account (5 looks, 2 groups read): ava: deleted on the account (look look_0)"
+    )
+
+
+def test_a_rename_besides_another_drift_is_said_too():
+    revoked = Drift("sam", "look_1", "consent_revoked", "Sam (dashboard)")
+    assert revoked.describe() == (
+        "consent revoked on the account (its group waits for consent again), and renamed there to 'Sam (dashboard)'"
+    )
+    step = build_plan(ITEMS, ledger(), drift={"sam": revoked}).steps["sam"]
+    assert step.action == "poll" and "renamed there to 'Sam (dashboard)'" in step.reason
