@@ -46,6 +46,9 @@ class RunSettings:
     delete_replaced: bool = False  # delete the looks of replaced items once their replacements succeeded
     include_adopted: bool = False  # ... even those adopted from the account rather than made by this ledger
     moves: tuple[tuple[str, str], ...] = ()  # (old key, new key): a key renamed in the manifest keeps its look
+    # Read the account first (list calls) and write what it says into the ledger (deleted, renamed,
+    # failed later, consent revoked: drift.py), then plan against the ledger as the account has it.
+    refresh: bool = False
     # Polling and jitter: the defaults suit HeyGen; tests and benchmarks tighten them.
     poll_min: float = 0.5
     poll_max: float = 30.0

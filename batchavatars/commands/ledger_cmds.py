@@ -14,6 +14,7 @@ import click
 from ..exitcodes import ExitCode
 from .common import (
     OUT_FILE,
+    base_url_option,
     check_output,
     console,
     exclude_option,
@@ -111,6 +112,13 @@ def _plan_table(the_plan: Plan, heading: str) -> None:
 @move_option
 @sandbox_ledger_option
 @click.option(
+    "--refresh",
+    is_flag=True,
+    help="First read the account (list calls; with --sandbox the trial's simulator) and plan against the ledger "
+    "as it says it is: looks deleted, renamed, failed later, consent revoked. Changes nothing.",
+)
+@base_url_option
+@click.option(
     "--exit-code", "exit_code", is_flag=True, help="Exit 5 when the plan has work (anything but skip), 0 when not."
 )
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
@@ -123,17 +131,20 @@ def plan(
     retry_failed: bool,
     moves: tuple[tuple[str, str], ...],
     sandbox: bool,
+    refresh: bool,
+    base_url: str | None,
     exit_code: bool,
     as_json: bool,
 ) -> None:
     """What `run` would do against the ledger: each item's action (create / skip / poll / retry /
     rename / changed / replace) and why, and a `prune` line for each record whose item left the
-    manifest. No API calls. Counts by action first, then one line per item (a table on a terminal for up to 1,000 items).
+    manifest. No API calls, unless --refresh: then the account is read first (never changed).
+    Counts by action first, then one line per item (a table on a terminal for up to 1,000 items).
     With --exit-code: exit 5 when there is work, 0 when there is none (a nightly drift alert).
 
     \b
     Example:  batchavatars plan manifests/example.yaml --json
-              batchavatars plan team.yaml --exit-code
+              batchavatars plan team.yaml --refresh --exit-code
     """
     from .. import api
 
@@ -149,6 +160,8 @@ def plan(
             recreate=recreate,
             retry_failed=retry_failed,
             moves=moves,
+            refresh=refresh,
+            base_url=base_url,
         )
         counts = the_plan.counts()
         if as_json:
