@@ -386,3 +386,22 @@ def _all_looks(sb) -> list[dict]:
         token = page.get("next_token")
         if not page.get("has_more") or not token:
             return looks
+
+
+def test_a_plan_saved_with_refresh_is_run_against_the_account_and_refused_once_it_moved(tmp_path):
+    manifest, saved = write(tmp_path), tmp_path / "p.json"
+    with serve(SandboxConfig(**CONFIG)) as sb:
+        old = made(tmp_path, sb)
+        dashboard(sb, "DELETE", f"/v3/avatars/looks/{old['a1'].look_id}")
+        assert plan(manifest, sb.url, "--refresh", "-o", str(saved)).exit_code == 0
+        assert json.loads(saved.read_text())["options"]["refresh"] is True
+        applied = batchavatars.run(manifest, base_url=sb.url, saved_plan=str(saved), **FAST)
+        assert applied.exit_code == 0 and sb.stats()["created"]["looks"] == 5 + 3  # a1 and its two looks, again
+        old = records(tmp_path)
+        assert plan(manifest, sb.url, "--refresh", "-o", str(saved)).exit_code == 0  # nothing to do now
+        dashboard(sb, "DELETE", f"/v3/avatars/looks/{old['a2'].look_id}")  # the account moves after the review
+        with pytest.raises(batchavatars.UsageError, match="the run would not do what the plan says"):
+            batchavatars.run(manifest, base_url=sb.url, saved_plan=str(saved), **FAST)
+        assert sb.stats()["created"]["looks"] == 8  # nothing sent
+    # Refused, nothing sent; the ledger holds the account's word (a2 gone), which the next plan shows.
+    assert records(tmp_path)["a2"].status == "pending"
