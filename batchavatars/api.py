@@ -24,6 +24,8 @@ import anyio
 
 from . import apply, saved_plan
 from .apply import Pruned
+from .drift import Refreshed
+from .drift import refresh as refresh_from
 from .errors import ApiUnreachable, LedgerError, NoLedgerYet, UsageError
 from .ledger import LedgerTarget, open_ledger, release_stale_lock, remove_ledger
 from .manifest import Manifest, load_manifest
@@ -120,14 +122,26 @@ def plan(
     recreate: tuple[str, ...] = (),
     retry_failed: bool = False,
     moves: tuple[tuple[str, str], ...] = (),
+    refresh: bool = False,
+    base_url: str | None = None,
+    api_key: str | None = None,
     save_to: str | os.PathLike[str] | None = None,
 ) -> Plan:
-    """What `run` would do against the ledger, without any API call (`moves`: as run's). `save_to`:
-    also write the plan there, with what it was made from, for `run --plan` (saved_plan.py)."""
+    """What `run` would do against the ledger, without any API call (`moves`: as run's). With
+    `refresh`, against the ledger as the account says it is (deleted, renamed, failed later, consent
+    revoked: drift.py), read in list calls from the API `base_url`, `sandbox` and `api_key` name as
+    for `run`; nothing is changed, neither on the account nor in the ledger. `save_to`: also write
+    the plan there, with what it was made from, for `run --plan` (saved_plan.py)."""
     loaded = _manifest(manifest)
+    url = api_url(sandbox, base_url) if refresh else None
     target = ledger_target(loaded, ledger, sandbox=sandbox, workspace=workspace)
     records = _records(target, loaded, sandbox)
-    options = dict(only=only, exclude=exclude, recreate=recreate, retry_failed=retry_failed, moves=moves)
+    found: Refreshed | None = None
+    if refresh and any(record.look_id for record in records.values()):
+        found = _refreshed(target, loaded, records, url, sandbox=sandbox, api_key=api_key)
+    options = dict(
+        only=only, exclude=exclude, recreate=recreate, retry_failed=retry_failed, moves=moves, refresh=refresh
+    )
     the_plan = build_plan(
         loaded.items,
         records,
@@ -136,7 +150,10 @@ def plan(
         exclude=list(exclude),
         retry_failed=retry_failed,
         moves=dict(moves),
+        drift=found.drift if found else None,
     )
+    if refresh:
+        the_plan.notes.append(found.summary() if found else "nothing to refresh: no record holds a look yet")
     if save_to is not None:
         doc = saved_plan.saved(the_plan, str(target), str(loaded.path), loaded.items, records, options)
         _write_atomically(Path(save_to), json.dumps(doc, indent=2) + "\n")
@@ -153,6 +170,34 @@ def _write_atomically(target: Path, text: str) -> None:
         raise UsageError(
             f"cannot write {target} ({exc.strerror or exc}). Fix: name a file somewhere writable"
         ) from None
+
+
+def _refreshed(
+    target: LedgerTarget,
+    loaded: Manifest,
+    records: dict[str, Record],
+    url: str | None,
+    *,
+    sandbox: bool,
+    api_key: str | None,
+) -> Refreshed:
+    """The records set against the account (plan --refresh). A sandbox trial's account is the
+    world beside its ledger: when that is gone, every look is, and no sandbox is started (it
+    would write a new world)."""
+    key = resolve_key(sandbox=sandbox, api_key=api_key)
+    if sandbox:
+        from .sandbox import world_path  # the simulator loads only when asked for
+
+        if not world_path(target.local).exists():
+            return refresh_from(records, [], [])
+    with (
+        reading(target, loaded, sandbox=sandbox) as book,
+        api_server(sandbox=sandbox, base_url=url, ledger=target) as served,
+    ):
+        if served.world is not None and book.meta("sandbox_world") != served.world.get("id"):
+            return refresh_from(records, [], [])  # another world: none of the trial's looks is in it
+        read = functools.partial(apply.read_drift, records, book, served.url, key, sandbox=sandbox)
+        return anyio.run(read)
 
 
 def check(

@@ -1,7 +1,8 @@
 """Applying a plan, given an open ledger and the API's URL and key (the Python API in api.py owns
 those): the ledger bound to its API and account, keys older than the replay window looked up on
-the account (and `--adopt`), the scheduler run, the old looks of replaced items deleted; and the
-deletions of `prune`."""
+the account (and `--adopt`), the account's word written into the ledger (`--refresh`), the
+scheduler run, the old looks of replaced items deleted; the account read for `plan --refresh`;
+and the deletions of `prune`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import contextlib
 import dataclasses
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -19,9 +20,10 @@ import anyio
 
 from .adopt import account_looks, adopt_existing, stale_intents
 from .apierrors import AuthFailed
-from .client import HeyGenClient
+from .client import HeyGenClient, Page
+from .drift import Drift, Refreshed, refresh
 from .errors import ApiUnreachable, AuthError, LedgerError, ServiceError, UsageError
-from .events import Event, Reporter
+from .events import Event, Reporter, silent
 from .exitcodes import ExitCode
 from .ledger import LedgerStore
 from .lifecycle import ItemBook
@@ -34,7 +36,8 @@ from .requester import Abandoned, ItemFailed, Requester
 from .retry import RetryPolicy
 from .saved_plan import SavedPlan
 from .scheduler import Scheduler
-from .settings import RunSettings
+from .selection import select
+from .settings import DEFAULTS, RunSettings
 from .spec import ItemSpec
 
 SANDBOX_ORIGIN = "sandbox"  # what a sandbox ledger records as its API: the port changes every run
@@ -46,12 +49,13 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def bind_ledger(book: LedgerStore, name: str, value: str, fix: str) -> None:
+def bind_ledger(book: LedgerStore, name: str, value: str, fix: str, *, write: bool = True) -> None:
     """A ledger holds the ids of one API and one account: running it against another would skip
-    everything and export ids that do not exist there."""
+    everything and export ids that do not exist there. `write` False: only checked (plan --refresh)."""
     recorded = book.meta(name)
     if recorded is None:
-        book.set_meta(name, value)
+        if write:
+            book.set_meta(name, value)
     elif recorded != value:
         raise LedgerError(f"{book.path}: made against {name} {recorded}, not {value}. Fix: {fix}")
 
@@ -84,6 +88,7 @@ class Prepared:
 
     held: dict[str, str]
     owners: Owners
+    drift: dict[str, Drift] = field(default_factory=dict)  # --refresh: what the account said, written
 
 
 async def prepare_ledger(
@@ -100,10 +105,11 @@ async def prepare_ledger(
         bind_ledger(book, "account", account, "use the key of that account, or --ledger PATH for this one")
     wanted = list(loaded.items) if settings.adopt else _past_the_window(loaded, book, settings)
     first = first_sends((spec.key for spec in loaded.items), book.records())
+    looks, owners, drift = await _account_state(
+        loaded, book, client, requests, settings, wanted=bool(wanted), first=first
+    )
     if not wanted:
-        return Prepared({}, await _owners(client, requests, settings.on_event) if first else Owners())
-    looks = await account_looks(client, requests)  # --adopt and the window's look-up cannot go without it
-    owners = Owners(str(look.get("id")) for look in looks)
+        return Prepared({}, owners, drift)
     # keys of ours past the window: what is found was made by this ledger, not adopted from elsewhere
     report = settings.on_event
     adopted, ambiguous = adopt_existing(wanted, book, looks, report, origin="adopted" if settings.adopt else None)
@@ -115,7 +121,109 @@ async def prepare_ledger(
             if spec.key not in adopted and spec.key not in ambiguous:
                 items.expire_key(records[spec.key])  # not on the account: sent again, under a new key
     held = {key: f"{len(ids)} looks match it on the account ({', '.join(ids)})" for key, ids in ambiguous.items()}
-    return Prepared(held, owners)
+    return Prepared(held, owners, drift)
+
+
+# -- --refresh: the ledger set against the account ----------------------------------------------
+
+
+async def _account_state(
+    loaded: Manifest,
+    book: LedgerStore,
+    client: HeyGenClient,
+    requests: Requester,
+    settings: RunSettings,
+    *,
+    wanted: bool,
+    first: bool,
+) -> tuple[list[dict[str, Any]], Owners, dict[str, Drift]]:
+    """The account's looks before anything is sent, whose a first answer is, and with --refresh the
+    account's word written into the ledger (its groups read too; the same list of looks serves both).
+    --refresh, --adopt and the window's look-up (`wanted`) cannot go without the listing; telling
+    whose an answer is (`first`) can."""
+    if settings.refresh:
+        looks, groups = await read_account(client, requests)
+        drift = write_drift(loaded, book, refresh(book.records(), looks, groups), settings)
+        return looks, Owners(str(look.get("id")) for look in looks), drift
+    if not wanted:
+        return [], (await _owners(client, requests, settings.on_event) if first else Owners()), {}
+    looks = await account_looks(client, requests)
+    return looks, Owners(str(look.get("id")) for look in looks), {}
+
+
+async def read_account(client: HeyGenClient, requests: Requester) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every private look and every group of the account, in list calls (50 a page), never one GET
+    per look: what --refresh sets the ledger against (drift.py)."""
+    looks = await _every(client, client.list_looks, requests)
+    return looks, await _every(client, client.list_groups, requests)
+
+
+async def _every(
+    client: HeyGenClient, fetch: Callable[..., Awaitable[Page]], requests: Requester
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        try:
+            page = await requests.call(partial(fetch, token=token), what="refresh")
+        except Abandoned:
+            raise ApiUnreachable(
+                f"cannot reach the API at {client.base_url}: nothing answered there. "
+                "Fix: check --base-url (or HEYGEN_BASE_URL) and the network; nothing was changed"
+            ) from None
+        except ItemFailed as failure:
+            error = AuthError if isinstance(failure.error, AuthFailed) else ServiceError
+            raise error(
+                f"could not read the account for --refresh ({failure.code}: {failure.message}). "
+                "Fix: check the key and --base-url, then run again; nothing was changed"
+            ) from None
+        items.extend(page.items)
+        if not page.next_token:
+            return items
+        token = page.next_token
+
+
+def write_drift(loaded: Manifest, book: LedgerStore, found: Refreshed, settings: RunSettings) -> dict[str, Drift]:
+    """run --refresh: what the account says of the selected items' looks, written into the ledger
+    through the item book before the run plans (a deleted look keeps a history row)."""
+    selected, _ = select(loaded.items, list(settings.only), list(settings.exclude))
+    specs = {spec.key: spec for spec in selected}
+    drift = {key: d for key, d in found.drift.items() if key in specs}
+    records, items = book.records(), ItemBook(book)
+    for key, d in drift.items():
+        _write_drift(items, records[key], d, specs[key])
+    settings.on_event("note", note=dataclasses.replace(found, drift=drift).summary())
+    return drift
+
+
+def _write_drift(items: ItemBook, record: Record, drift: Drift, spec: ItemSpec) -> None:
+    if drift.kind == "deleted":
+        items.gone(record)
+        return
+    if drift.renamed_to is not None:
+        record = items.renamed_on_account(record, drift.renamed_to, spec)
+    if drift.kind == "failed_later":
+        items.failed_later(record, drift.error_code, drift.error_message)
+    elif drift.kind == "consent_revoked":
+        items.consent_revoked(record)
+
+
+async def read_drift(
+    records: Mapping[str, Record], book: LedgerStore, url: str, api_key: str, *, sandbox: bool
+) -> Refreshed:
+    """plan --refresh: the ledger's records set against the account, read in list calls (and
+    GET /v3/users/me, to refuse a ledger of another account as a run would). Nothing is written,
+    neither on the account nor in the ledger."""
+    async with HeyGenClient(url, api_key) as client:
+        requests = Requester.alone(RetryPolicy(max_attempts=DEFAULTS.max_attempts), silent)
+        account = await _account(client, requests)
+        origin = SANDBOX_ORIGIN if sandbox else origin_of(client.base_url)
+        fix = "pass the --base-url (and key) this ledger was made with, or --ledger PATH for another"
+        bind_ledger(book, "base_url", origin, fix, write=False)
+        if account is not None:
+            bind_ledger(book, "account", account, fix, write=False)
+        looks, groups = await read_account(client, requests)
+    return refresh(records, looks, groups)
 
 
 async def _owners(client: HeyGenClient, requests: Requester, report: Reporter) -> Owners:
@@ -206,6 +314,7 @@ async def _run_plan(
             only=list(settings.only),
             exclude=list(settings.exclude),
             retry_failed=settings.retry_failed,
+            drift=prepared.drift,
         )
         if expected is not None and (differs := expected.differs_from(the_plan)):
             raise UsageError(

@@ -18,7 +18,8 @@ from .commands.tools import init, sandbox, schema, validate
 
 EPILOG_EXIT = (
     "Exit codes: 0 all succeeded, 1 some failed or blocked, 2 usage/manifest/ledger error, "
-    "3 key rejected or not permitted, 4 work left waiting, 6 API unreachable, 130 interrupted, 141 output pipe closed."
+    "3 key rejected or not permitted, 4 work left waiting, 5 the plan has work (plan --exit-code), 6 API unreachable, "
+    "130 interrupted, 141 output pipe closed."
 )
 
 

@@ -10,6 +10,7 @@ replay-window look-up all go through it, and every write commits before anything
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
 from typing import Any
 
@@ -32,6 +33,10 @@ class Transition(StrEnum):
     BLOCK = "block"  # a parent failed: it can never be sent
     RESET = "reset"  # a new attempt from scratch (a fresh key), or back to pending to try again
     ADOPT = "adopt"  # found on the account: it takes the state the account reports
+    # What the account says happened since (--refresh, drift.py):
+    GONE = "gone"  # its look was deleted on the account: a new attempt from scratch, under a new key
+    FAIL_LATER = "fail_later"  # a succeeded look reads failed on the account now
+    CONSENT_REVOKED = "consent_revoked"  # a succeeded twin's group waits for consent again
 
 
 _SENT = (Status.CREATING, Status.UNANSWERED)
@@ -51,6 +56,9 @@ TRANSITIONS: dict[Transition, tuple[tuple[Status, ...], tuple[Status, ...]]] = {
     Transition.BLOCK: ((Status.PENDING, *_SENT, Status.FAILED, Status.BLOCKED), (Status.BLOCKED,)),
     Transition.RESET: (tuple(Status), (Status.PENDING,)),
     Transition.ADOPT: (_NOT_MADE, (Status.SUCCEEDED, Status.TRAINING, Status.AWAITING_CONSENT)),
+    Transition.GONE: ((Status.SUCCEEDED, *_LIVE), (Status.PENDING,)),
+    Transition.FAIL_LATER: ((Status.SUCCEEDED,), (Status.FAILED,)),
+    Transition.CONSENT_REVOKED: ((Status.SUCCEEDED,), (Status.AWAITING_CONSENT,)),
 }
 
 
@@ -225,6 +233,61 @@ class ItemBook:
         return self.ledger.update(
             record, name=spec.name, spec_hash=spec.spec_hash, spec_fields=spec.spec_fields, **_NO_ERROR
         )
+
+    # -- what the account says happened since (--refresh) -------------------------------------
+
+    def gone(self, record: Record) -> Record:
+        """Its look was deleted on the account: kept as a history row, then a new attempt from
+        scratch under a new Idempotency-Key (a replay of the old key would give the deleted look)."""
+        with self.ledger.batch():
+            if record.look_id:
+                self.ledger.add_history(record, why="deleted on the account")
+                self.ledger.mark_deleted(record.look_id)
+            return self._gone(record)
+
+    def _gone(self, record: Record) -> Record:
+        return self._move(
+            record,
+            Transition.GONE,
+            generation=record.generation + 1,
+            idempotency_key=None,
+            sent_at=None,
+            look_id=None,
+            group_id=None,
+            consent_url=None,
+            preview_image_url=None,
+            supported_api_engines=None,
+            default_voice_id=None,
+            preferred_orientation=None,
+            origin=None,
+            **_NO_ERROR,
+        )
+
+    def failed_later(self, record: Record, code: str | None, message: str | None) -> Record:
+        """A succeeded look reads failed on the account now: a definitive failure of HeyGen's."""
+        return self._move(
+            record,
+            Transition.FAIL_LATER,
+            error_code=code or "training_failed",
+            error_message=f"training failed later on the account: {message or 'the look reads failed'}",
+            error_source=ErrorSource.HEYGEN,
+            error_param=None,
+            error_doc_url=None,
+        )
+
+    def consent_revoked(self, record: Record) -> Record:
+        """A succeeded twin's group waits for consent again: no link kept, so the run asks for
+        consent again, as for any twin awaiting it."""
+        return self._move(record, Transition.CONSENT_REVOKED, consent_url=None, **_NO_ERROR)
+
+    def renamed_on_account(self, record: Record, name: str, spec: ItemSpec) -> Record:
+        """Renamed in HeyGen's dashboard: the record takes the account's name. Where it was made
+        from the manifest's item but for its name, its spec becomes that item under the account's
+        name, so the plan sees exactly a rename (as `renamed` keeps the spec of what the look is)."""
+        if dataclasses.replace(spec, name=record.name).spec_hash != record.spec_hash:
+            return self.ledger.update(record, name=name)
+        now = dataclasses.replace(spec, name=name)
+        return self.ledger.update(record, name=name, spec_hash=now.spec_hash, spec_fields=now.spec_fields)
 
     def block(self, record: Record, why: str) -> Record:
         return self._move(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .drift import Drift
 from .moves import moved, suggest
 from .records import SENT, ErrorSource, Record, Status
 from .selection import check_patterns, matches, select
@@ -151,6 +152,37 @@ def _changed(spec: ItemSpec, record: Record, changed: list[str], recreate: bool)
     return "changed", f"changed since it was made ({record.status}){what}; left alone without --replace"
 
 
+def drifted(
+    spec: ItemSpec, record: Record, drift: Drift, base: tuple[Action, str], recreate: bool
+) -> tuple[Action, str]:
+    """The action of an item whose look drifted on the account (--refresh), given the one the
+    ledger alone gives (`base`). The same whether the record still says what it said (plan
+    --refresh) or already says what the account does (run --refresh writes that first)."""
+    what = drift.describe()
+    if drift.kind == "deleted":
+        return "create", f"{what}: made again, under a new key"
+    if drift.kind == "failed_later":
+        return "retry", f"{what}: sent again, under a new key"
+    if recreate:
+        return "replace", f"{what}; --replace asked for a new one"
+    if drift.kind == "consent_revoked":
+        return "poll", f"{what}: awaiting consent again; the run asks for it"
+    return _renamed_on_account(spec, record, drift, base)
+
+
+def _renamed_on_account(spec: ItemSpec, record: Record, drift: Drift, base: tuple[Action, str]) -> tuple[Action, str]:
+    """Renamed in HeyGen's dashboard: renamed to the manifest's name where HeyGen allows it."""
+    what = drift.describe()
+    name_only = dataclasses.replace(spec, name=record.name).spec_hash == record.spec_hash
+    if record.status != Status.SUCCEEDED or not name_only:
+        return base[0], f"{base[1]}; {what}"
+    if drift.renamed_to == spec.name:
+        return "skip", f"{what}, as the manifest names it: nothing to do"
+    if spec.kind == "avatar" and spec.type in RENAMEABLE:
+        return "rename", f"{what}: renamed to the manifest's {spec.name!r} in place (no credit, same id)"
+    return "changed", f"{what}; HeyGen renames only photo and digital-twin looks: left alone without --replace"
+
+
 # What a field of the request is called where a person reads which of them changed.
 _FIELD_NAMES = {
     "kind": "kind",
@@ -199,24 +231,32 @@ def build_plan(
     exclude: list[str] | None = None,
     retry_failed: bool = False,
     moves: Mapping[str, str] | None = None,
+    drift: Mapping[str, Drift] | None = None,
 ) -> Plan:
     """`moves`: old key -> new key, confirmed by the user (--move): the plan is made against the
-    records as they are once those are made (moves.py)."""
+    records as they are once those are made (moves.py). `drift`: what the account says of the
+    records (--refresh, drift.py), read by the caller: the plan is made against the ledger as the
+    account says it is."""
     items = list(items)
     replace = list(recreate)
     check_patterns("--replace", replace, [s.key for s in items])
     selected, notes = select(items, only or [], exclude or [])
     keys = _Keys.of(items, records, dict(moves or {}), replace)
     records = keys.records
+    drifts = keys.drift(drift)
     steps: dict[str, Step] = {}
     children: dict[str, list[str]] = {s.key: [] for s in selected}
     for spec in selected:
         record = records.get(spec.key)
-        action, reason = keys.action(spec.key, *action_for(spec, record, matches(spec.key, replace), retry_failed))
+        recreate_it = matches(spec.key, replace)
+        action, reason = action_for(spec, record, recreate_it, retry_failed)
+        if record is not None and spec.key in drifts:
+            action, reason = drifted(spec, record, drifts[spec.key], (action, reason), recreate_it)
+        action, reason = keys.action(spec.key, action, reason)
         steps[spec.key] = Step(spec, action, reason, record.status if record else "new", need_of(spec))
         if spec.parent is not None and spec.parent in children:
             children[spec.parent].append(spec.key)
-    _replace_descendants(steps, children, records)
+    _replace_descendants(steps, children, records, deleted_on_account(drifts))
     _block_under_failures(steps, children, records)
     height, weight = _weights(list(steps), children)
     in_manifest = {s.key for s in items}
@@ -243,6 +283,10 @@ class _Keys:
         records = moved(items, records, confirmed) if confirmed else records
         offered = {new: old for new, old in suggest(items, records).items() if not matches(new, replace)}
         return cls(confirmed, records, offered, _following(items, records, offered))
+
+    def drift(self, drift: Mapping[str, Drift] | None) -> dict[str, Drift]:
+        """The account's drift (keyed as the ledger has it) under the keys confirmed moves give."""
+        return {self.confirmed.get(key, key): d for key, d in (drift or {}).items()}
 
     def action(self, key: str, action: Action, reason: str) -> tuple[Action, str]:
         """The action of `key` as its move makes it: offered (left alone until confirmed), following
@@ -282,16 +326,24 @@ def _offer(old: str, new: str) -> str:
     )
 
 
-def _replace_descendants(steps: dict[str, Step], children: dict[str, list[str]], records: Mapping[str, Record]) -> None:
-    """What was made from a replaced item is made again from its replacement (its old looks stay in
-    the old character otherwise)."""
-    stack = [(key, child) for key, step in steps.items() if step.action == "replace" for child in children[key]]
+def deleted_on_account(drift: Mapping[str, Drift]) -> set[str]:
+    return {key for key, d in drift.items() if d.kind == "deleted"}
+
+
+def _replace_descendants(
+    steps: dict[str, Step], children: dict[str, list[str]], records: Mapping[str, Record], deleted: set[str]
+) -> None:
+    """What was made from a replaced item, or from one deleted on the account (`deleted`, made
+    again), is made again from the new one (its old looks stay in the old character otherwise)."""
+    remade = [key for key, step in steps.items() if step.action == "replace" or key in deleted]
+    stack = [(key, child) for key in remade for child in children[key]]
     while stack:
         parent, child = stack.pop()
         step, record = steps[child], records.get(child)
         made = record is not None and (record.look_id is not None or record.status in SENT)
-        if made and step.action != "replace":
-            steps[child] = dataclasses.replace(step, action="replace", reason=f"replace: parent {parent} replaced")
+        if made and step.action != "replace" and child not in deleted:
+            why = "deleted on the account" if parent in deleted else "replaced"
+            steps[child] = dataclasses.replace(step, action="replace", reason=f"replace: parent {parent} {why}")
             stack.extend((child, c) for c in children[child])
 
 

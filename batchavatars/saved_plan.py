@@ -21,7 +21,7 @@ from .records import Record
 from .spec import ItemSpec
 
 FORMAT = 1  # bumped when the document's shape changes; a plan of another format is refused
-OPTIONS = ("only", "exclude", "recreate", "retry_failed", "moves")  # what a run takes from a saved plan
+OPTIONS = ("only", "exclude", "recreate", "retry_failed", "moves", "refresh")  # what a run takes from a saved plan
 
 
 def plan_rows(plan: Plan) -> list[dict[str, object]]:
@@ -131,6 +131,7 @@ class SavedPlan:
             "recreate": tuple(self.options.get("recreate") or ()),
             "retry_failed": bool(self.options.get("retry_failed")),
             "moves": tuple((str(old), str(new)) for old, new in moves),
+            "refresh": bool(self.options.get("refresh")),  # a plan made against the account is run against it
         }
 
     def moved(self, items: Iterable[ItemSpec], records: Mapping[str, Record]) -> list[str]:

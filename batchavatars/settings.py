@@ -53,6 +53,9 @@ class RunSettings:
     # A plan saved with `plan -o FILE`: applied exactly (with the options it was made with), and
     # refused (exit 2, nothing sent) when the manifest or the ledger moved since.
     saved_plan: str | os.PathLike[str] | None = None
+    # Read the account first (list calls) and write what it says into the ledger (deleted, renamed,
+    # failed later, consent revoked: drift.py), then plan against the ledger as the account has it.
+    refresh: bool = False
     # Polling and jitter: the defaults suit HeyGen; tests and benchmarks tighten them.
     poll_min: float = 0.5
     poll_max: float = 30.0

@@ -242,3 +242,12 @@ def test_the_sandbox_command_serves_on_loopback_and_prints_its_url(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+def test_plan_exit_code_is_5_when_the_plan_has_work_and_plain_plan_exits_0(tmp_path):
+    manifest = write(tmp_path, GOOD)
+    assert invoke("plan", manifest).exit_code == 0  # without --exit-code: 0, as ever
+    flagged = invoke("plan", manifest, "--exit-code")
+    assert flagged.exit_code == 5 and "2 create" in flagged.output
+    as_json = invoke("plan", manifest, "--exit-code", "--json")
+    assert as_json.exit_code == 5 and json.loads(as_json.output)["counts"] == {"create": 2}

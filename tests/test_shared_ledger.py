@@ -51,13 +51,14 @@ def test_two_folders_at_once_share_one_workspace_and_make_each_item_once(tmp_pat
     with serve(SandboxConfig(training_seconds=0.3, rate_limit=None)) as sb:
         runs = [
             subprocess.Popen(
-                [sys.executable, "-m", "batchavatars", "run", where, "--base-url", sb.url, "--no-report", *wait],
+                [sys.executable, "-m", "batchavatars", "run", where, "--base-url", sb.url, "--no-report"]
+                + ["--lock-timeout", "60"],  # both patient: whichever takes the lock first, the other waits
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
                 env=env,
             )
-            for where, wait in ((here, []), (there, ["--lock-timeout", "60"]))
+            for where in (here, there)
         ]
         done = [(proc.wait(timeout=180), proc.stderr.read()) for proc in runs]
         stats = sb.stats()

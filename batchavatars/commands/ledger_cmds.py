@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from ..exitcodes import ExitCode
 from .common import (
     OUT_FILE,
+    base_url_option,
     check_output,
     console,
     exclude_option,
@@ -78,6 +80,16 @@ def _plan_table(the_plan: Plan, heading: str) -> None:
 @click.option("--retry-failed", is_flag=True, help="Plan definitive failures to be sent again.")
 @move_option
 @sandbox_ledger_option
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="First read the account (list calls; with --sandbox the trial's simulator) and plan against the ledger "
+    "as it says it is: looks deleted, renamed, failed later, consent revoked. Changes nothing.",
+)
+@base_url_option
+@click.option(
+    "--exit-code", "exit_code", is_flag=True, help="Exit 5 when the plan has work (anything but skip), 0 when not."
+)
 @click.option("--json", "as_json", is_flag=True, help="Every item with its key, action and reason, as JSON.")
 @click.option(
     "-o",
@@ -96,16 +108,21 @@ def plan(
     retry_failed: bool,
     moves: tuple[tuple[str, str], ...],
     sandbox: bool,
+    refresh: bool,
+    base_url: str | None,
+    exit_code: bool,
     as_json: bool,
     output: str | None,
 ) -> None:
     """What `run` would do against the ledger: each item's action (create / skip / poll / retry /
     rename / changed / replace) and why, and a `prune` line for each record whose item left the
-    manifest. No API calls. Counts by action first, then one line per item (a table on a terminal
-    for up to 1,000 items).
+    manifest. No API calls, unless --refresh: then the account is read first (never changed).
+    Counts by action first, then one line per item (a table on a terminal for up to 1,000 items).
+    With --exit-code: exit 5 when there is work, 0 when there is none (a nightly drift alert).
 
     \b
     Example:  batchavatars plan manifests/example.yaml --json
+              batchavatars plan team.yaml --refresh --exit-code
     """
     from .. import api, saved_plan
 
@@ -123,6 +140,8 @@ def plan(
             recreate=recreate,
             retry_failed=retry_failed,
             moves=moves,
+            refresh=refresh,
+            base_url=base_url,
             save_to=output,
         )
         counts = the_plan.counts()
@@ -130,6 +149,7 @@ def plan(
             say(f"saved the plan to {output}: apply exactly it with run {manifest} --plan {output}")
         if as_json:
             click.echo(json.dumps(saved_plan.document(the_plan, str(path)), indent=2))
+            _exit_for_work(the_plan, exit_code)
             return
         summary = ", ".join(f"{n:,} {action}" for action, n in sorted(counts.items())) or "nothing to do"
         heading = f"Plan for {manifest} (ledger {path}): {summary}"
@@ -139,6 +159,14 @@ def plan(
             _plan_lines(the_plan, heading)
         for note in [*loaded.notes, *the_plan.notes]:
             click.echo(f"note: {note}")
+        _exit_for_work(the_plan, exit_code)
+
+
+def _exit_for_work(the_plan: Plan, asked: bool) -> None:
+    """--exit-code: 5 when the plan has work (an action other than skip, or a prune), else 0 as without it."""
+    if asked and any(action != "skip" for action in the_plan.counts()):
+        sys.stdout.flush()  # a closed pipe shows here, where user_errors takes it, not at shutdown
+        sys.exit(int(ExitCode.PLAN_HAS_WORK))
 
 
 @click.command()

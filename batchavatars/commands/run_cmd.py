@@ -119,6 +119,13 @@ if TYPE_CHECKING:
     "is looked up on the account before it is sent again.",
 )
 @click.option(
+    "--refresh",
+    is_flag=True,
+    help="Read the account first (list calls) and write into the ledger what it says: a look deleted there is "
+    "made again (and what was made from it), one renamed there renamed back, one failed later sent again, a twin "
+    "whose consent was revoked asked for consent again.",
+)
+@click.option(
     "--adopt",
     is_flag=True,
     help="Look the items up on the account first and adopt exact matches "

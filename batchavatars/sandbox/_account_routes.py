@@ -70,6 +70,26 @@ class AccountRoutes(Routes):
     async def get_world(self, request: Request) -> Response:
         return json_response(200, world_json(self.state.world))
 
+    # --- what happens on the account behind a client's back (tests of --refresh) ---------------
+
+    async def fail_look(self, request: Request) -> Response:
+        look_id = request.path_params["look_id"]
+        look = self.state.avatars.look(look_id)
+        if look is None:
+            raise not_found("look", look_id)
+        self.state.avatars.fail_later(look)
+        return json_response(200, {"look_id": look.id, "status": look.status(self.state.clock())})
+
+    async def revoke_consent(self, request: Request) -> Response:
+        group_id = request.path_params["group_id"]
+        group = self.state.avatars.group(group_id)
+        if group is None:
+            raise not_found("avatar group", group_id)
+        if not group.is_twin:
+            raise invalid(f"avatar group {group_id!r} is not a digital twin; only digital twins need consent")
+        self.state.avatars.revoke_consent(group)
+        return json_response(200, {"group_id": group.id, "status": group.status(self.state.clock())})
+
 
 def _billing(kind: str, credits: int | None) -> dict[str, Any]:
     remaining = UNLIMITED_CREDITS if credits is None else credits

@@ -249,6 +249,25 @@ class AvatarStore:
             (x.window.end for x in group.looks if not x.deleted and x.window is not None), default=float("-inf")
         )
 
+    def fail_later(self, look: Look) -> None:
+        """A test control: the look's training fails after all (from now on if it had completed,
+        at the end of its window if it trains), as a look "failed later" on HeyGen's side."""
+        if not look.doomed:
+            look.doomed = True
+            look.group.doomed += 1
+
+    def revoke_consent(self, group: Group) -> None:
+        """A test control: a twin group's consent is withdrawn. The group waits for consent again
+        (`pending_consent`; `consent_status` as before a request) until consent is requested and
+        approved anew; its looks that trained (or train) keep their clock."""
+        for look in group.looks:
+            if look.window is not None:
+                look.gated = False  # the next approval must not start its training over
+        group.consent_requested_at = None
+        group.consent_video = False
+        group.approved_at = None
+        self._awaiting_approval.discard(group)
+
     def rename(self, look: Look, name: str) -> None:
         look.name = name
         self.renamed += 1

@@ -38,12 +38,23 @@ CONTROL_TABLE: tuple[tuple[str, str], ...] = (
     ("POST /_sandbox/config", "set_config"),
     ("POST /_sandbox/reset", "reset"),
     ("GET /_sandbox/world", "get_world"),  # which world a saved sandbox holds, and whether it was loaded
+    # What happens on the account behind a client's back (a deletion or a rename "in the dashboard"
+    # is the /v3 DELETE or PATCH itself):
+    ("POST /_sandbox/looks/{look_id}/fail", "fail_look"),  # its training fails later
+    ("POST /_sandbox/groups/{group_id}/revoke_consent", "revoke_consent"),  # a twin waits for consent again
 )
 
-# Control routes after which a saved world is saved: an upload's bytes, a reset, and a config
-# change (a new consent_approval_seconds re-times approvals under way).
+# Control routes after which a saved world is saved: an upload's bytes, a reset, a config change
+# (a new consent_approval_seconds re-times approvals under way), and what happens behind a
+# client's back.
 WORLD_CONTROLS: frozenset[str] = frozenset(
-    {"PUT /_sandbox/upload/{asset_id}", "POST /_sandbox/config", "POST /_sandbox/reset"}
+    {
+        "PUT /_sandbox/upload/{asset_id}",
+        "POST /_sandbox/config",
+        "POST /_sandbox/reset",
+        "POST /_sandbox/looks/{look_id}/fail",
+        "POST /_sandbox/groups/{group_id}/revoke_consent",
+    }
 )
 
 V3_ROUTES: tuple[str, ...] = tuple(template for template, _ in V3_TABLE)

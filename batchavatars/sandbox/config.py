@@ -44,6 +44,15 @@ Readings where HeyGen's sources disagree (docs/heygen-v3-api-notes.md, last sect
   is still made).
 - Renames: only photo and digital-twin looks; a prompt-made look answers `400 invalid_parameter`
   (param `look_id`), as the notes list only those two.
+
+What happens on the account behind a client's back, for tests of `--refresh` (control routes,
+outside the /v3 API): a look deleted or renamed "in the dashboard" is the API's own
+`DELETE`/`PATCH /v3/avatars/looks/{id}`; `POST /_sandbox/looks/{look_id}/fail` makes a look's
+training fail after all (it reads `failed` from then on, or once its window ends);
+`POST /_sandbox/groups/{group_id}/revoke_consent` withdraws a twin group's consent: it reads
+`pending_consent` again (`consent_status` as before any request, so "pending" under the "group"
+reading, null under "look") until consent is requested and approved anew, while its looks that
+trained stay `completed`.
 """
 
 from __future__ import annotations
