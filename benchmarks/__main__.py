@@ -95,17 +95,17 @@ def _num(value: Any, fmt: str) -> str:
 
 def timing_table(rows: list[dict[str, Any]]) -> list[str]:
     head = (
-        f"{'scenario':<15} {'runner':<13} {'done':>9} {'makespan s':>10} {'bound s':>8} {'ratio':>6} "
+        f"{'scenario':<15} {'runner':<15} {'done':>9} {'makespan s':>10} {'bound s':>8} {'ratio':>6} "
         f"{'requests':>8} {'429s':>6} {'dups':>5} {'CPU s':>7} {'RSS MB':>7}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         if "error" in r:
-            lines.append(f"{r['scenario']:<15} {r['runner']:<13} ERROR {r['error']}")
+            lines.append(f"{r['scenario']:<15} {r['runner']:<15} ERROR {r['error']}")
             continue
         done = f"{r['succeeded']}/{r['items']}"
         lines.append(
-            f"{r['scenario']:<15} {r['runner']:<13} {done:>9} {r['makespan_s']:>10.2f} {r['lower_bound_s']:>8.2f} "
+            f"{r['scenario']:<15} {r['runner']:<15} {done:>9} {r['makespan_s']:>10.2f} {r['lower_bound_s']:>8.2f} "
             f"{_num(r['ratio'], '.2f'):>6} {r['requests']:>8} {r['rate_limited']:>6} {r['duplicates']:>5} "
             f"{r['cpu_s']:>7.2f} {r['peak_rss_mb']:>7.1f}"
         )
