@@ -277,8 +277,10 @@ class ItemBook:
 
     def consent_revoked(self, record: Record) -> Record:
         """A succeeded twin's group waits for consent again: no link kept, so the run asks for
-        consent again, as for any twin awaiting it."""
-        return self._move(record, Transition.CONSENT_REVOKED, consent_url=None, **_NO_ERROR)
+        consent again, as for any twin awaiting it, under a new key (the generation moves on)."""
+        return self._move(
+            record, Transition.CONSENT_REVOKED, consent_url=None, generation=record.generation + 1, **_NO_ERROR
+        )
 
     def renamed_on_account(self, record: Record, name: str, spec: ItemSpec) -> Record:
         """Renamed in HeyGen's dashboard: the record takes the account's name. Where it was made

@@ -25,11 +25,13 @@ def idempotency_key(spec: ItemSpec, body: Mapping[str, Any], generation: int) ->
     return f"{KEY_PREFIX}.{spec.key}.{digest[:24]}.g{generation}"
 
 
-def consent_key(reroute_url: str | None) -> str:
+def consent_key(reroute_url: str | None, generation: int = 0) -> str:
     """Consent is asked once per group; HeyGen scopes a key by its path, which names the group,
-    so the key itself only has to name what is sent."""
+    so the key itself only has to name what is sent, and which time it is asked: a consent revoked
+    on the account (`--refresh`) moves the record's generation on, or HeyGen would replay the old
+    answer for 24 hours instead of asking again. Generation 0 keeps the key it always had."""
     digest = hashlib.sha256((reroute_url or "").encode()).hexdigest()
-    return f"{KEY_PREFIX}.consent.{digest[:24]}"
+    return f"{KEY_PREFIX}.consent.{digest[:24]}" + (f".g{generation}" if generation else "")
 
 
 def file_object(ref: FileRef, assets: Mapping[str, str]) -> dict[str, str]:

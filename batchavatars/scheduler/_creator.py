@@ -169,7 +169,7 @@ class Creator:
         request = partial(
             run.client.request_consent,
             rec.group_id or "",
-            consent_key(spec.consent_reroute_url),
+            consent_key(spec.consent_reroute_url, rec.generation),
             spec.consent_reroute_url,
         )
         try:
