@@ -409,6 +409,19 @@ def test_utf16_is_named(tmp_path: Path) -> None:
     assert "UTF-16" in str(problems_of(path))
 
 
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [(b"PK\x03\x04", "a spreadsheet workbook"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook")],
+)
+def test_a_workbook_saved_as_the_manifest_is_named_with_where(tmp_path: Path, head: bytes, kind: str) -> None:
+    # Found by the damaged-bytes property: it said "not CSV text" of a manifest, with no line.
+    path = tmp_path / "team.yaml"
+    path.write_bytes(head + b"\x00" * 64)
+    err = problems_of(path)
+    assert_problem(err, f"is {kind}", 1, 1)
+    assert "not YAML text" in str(err) and "CSV" not in str(err)
+
+
 def test_bom_is_tolerated(tmp_path: Path) -> None:
     path = tmp_path / "bom.yaml"
     path.write_bytes(b"\xef\xbb\xbfversion: 1\nlooks:\n  - {key: a, avatar_id: b, name: A, prompt: p}\n")

@@ -75,14 +75,18 @@ _WORKBOOKS = (
 
 
 def check_utf8(data: bytes, what: str) -> bytes:
+    roster = what.startswith("roster")
+    at = None if roster else 0  # a roster's problem is placed at its `avatars_from` line; a manifest's at 1:1
     for magic, kind in _WORKBOOKS:
         if data.startswith(magic):
             raise Located(
-                f"{what} is {kind}, not CSV text",
+                f"{what} is {kind}, not {'CSV' if roster else 'YAML'} text",
                 "save it as CSV: in Excel, File > Save As > CSV UTF-8 (Comma delimited) (*.csv), "
                 "then point `avatars_from` at the .csv"
-                if what.startswith("roster")
+                if roster
                 else "a manifest is YAML text: start from `batchavatars init`",
+                at,
+                at,
             )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
