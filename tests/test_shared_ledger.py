@@ -4,6 +4,7 @@ mid-run, a copy from SQLite, a saved plan gone stale, a workspace per manifest."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 import batchavatars
@@ -106,6 +108,28 @@ def test_a_run_killed_with_minus_9_resumes_from_postgres_without_a_duplicate(tmp
     assert proc.returncode == -signal.SIGKILL
     assert again.returncode == 0, again.stderr[-2000:]
     assert stats["duplicates"] == 0 and stats["created"]["looks"] == 40
+
+
+def test_a_look_deleted_on_the_account_is_found_and_made_again_with_the_ledger_in_postgres(tmp_path, ledger):
+    manifest = folder(tmp_path, "team", roster(2, looks=False))
+    env = ledger | {"HEYGEN_API_KEY": "k"}
+    with serve(SandboxConfig(training_seconds=0.05, rate_limit=None)) as sb:
+        url = ["--base-url", sb.url]
+        assert run_cli(["run", manifest, *url, "--no-report"], env).returncode == 0
+        gone = batchavatars.status(manifest, ledger=env["BATCHAVATARS_LEDGER"], workspace=env["BATCHAVATARS_WORKSPACE"])
+        look = {r.key: r.look_id for r in gone.records}["p1"]
+        httpx.delete(f"{sb.url}/v3/avatars/looks/{look}", headers={"X-Api-Key": "k"}).raise_for_status()
+        found = run_cli(["plan", manifest, *url, "--refresh", "--json"], env)
+        rows = {row["key"]: row for row in json.loads(found.stdout)["items"]}
+        alert = run_cli(["plan", manifest, *url, "--refresh", "--exit-code"], env)
+        posts = sb.stats()["requests"]["POST /v3/avatars"]
+        mended = run_cli(["run", manifest, *url, "--refresh", "--no-report"], env)
+        made = sb.stats()["requests"]["POST /v3/avatars"] - posts
+        quiet = run_cli(["plan", manifest, "--exit-code"], env)
+    assert (rows["p1"]["action"], rows["p0"]["action"]) == ("create", "skip")
+    assert rows["p1"]["reason"].startswith(f"deleted on the account (look {look})")
+    assert alert.returncode == 5 and mended.returncode == 0, mended.stderr[-2000:]
+    assert made == 1 and quiet.returncode == 0, quiet.stdout
 
 
 def test_a_sqlite_ledger_copied_into_postgres_runs_on_with_no_creation(tmp_path, postgres_url):
